@@ -68,10 +68,14 @@ const MaxIdentityLen = 48
 // of the OCPP identifierString set (a-z A-Z 0-9 * - _ = + | @ .). The colon,
 // although in identifierString, is refused because HTTP Basic
 // authentication (security profiles 1 and 2) uses the identity as the
-// username, and a username cannot contain a colon (RFC 7617).
+// username, and a username cannot contain a colon (RFC 7617); "." and ".."
+// are refused because they are URL dot-segments (RFC 3986 §3.3).
 func ValidateIdentity(id string) error {
 	if id == "" {
 		return fmt.Errorf("charge point id is empty")
+	}
+	if id == "." || id == ".." {
+		return fmt.Errorf("charge point id %q is a dot-segment, not a name", id)
 	}
 	if len(id) > MaxIdentityLen {
 		return fmt.Errorf("charge point id is %d characters long; at most %d are allowed", len(id), MaxIdentityLen)
