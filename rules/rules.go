@@ -15,6 +15,10 @@
 //	FROM '+/in'
 //	WHERE get(*, 2) = 'Heartbeat'
 //
+// A string literal with a quote in it:
+//
+//	SELECT * FROM '+/in' WHERE get(*, 3).idTag = 'it''s me'
+//
 // Keywords and function names are case-insensitive; whitespace (newlines
 // included) separates tokens. The FROM filter uses MQTT wildcards (`+` one
 // level, `#` the rest) and is checked first: a message on another topic
@@ -22,15 +26,16 @@
 //
 // # Expressions
 //
-//   - Literals: 'text' (a doubled '' is a quote), numbers (12, -3, 1.5,
-//     2e3), TRUE, FALSE, NULL.
+//   - Literals: strings in single quotes, where a doubled quote stands
+//     for one (see the example above); numbers (12, -3, 1.5, 2e3); TRUE, FALSE, NULL.
 //   - The payload: `*` is all of it; a bare name `a` is the payload
 //     member a; `x.b` a member of x; `x[0]` and get(x, 0) an array element
 //     (0-based), get(x, 'k') a member. OCPP-J frames are arrays, so
 //     get(*, 2) is the action of a CALL. A name that clashes with a keyword
 //     can be written "quoted".
-//   - Operators, loosest first: OR; AND; NOT; = <> != < <= > >=; + -;
-//     * / %; unary -. Parentheses group.
+//   - Operators, loosest first: OR; AND; NOT; comparisons (= <> != < <=
+//     > >=); addition and subtraction; multiplication, division and
+//     remainder (`*`, `/`, `%`); unary minus. Parentheses group.
 //   - Functions: topic() (the whole topic), topic(n) (its n-th level,
 //     1-based), timestamp() (the message time in milliseconds since the
 //     epoch), clientid(), get(x, i), upper(s), lower(s), trim(s),
