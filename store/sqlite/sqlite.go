@@ -1,0 +1,307 @@
+// Package sqlite is the default store.Store: one SQLite file under the data
+// directory, through the pure-Go driver modernc.org/sqlite, with the schema
+// kept by embedded goose migrations.
+//
+// The database runs in WAL mode with one writer connection (SQLite admits
+// one writer at a time; serialising in the process avoids lock contention
+// inside it) and a small pool of read-only connections that never block the
+// writer or each other. Write transactions begin IMMEDIATE, so another
+// process writing to the same file (the CLI while the server runs) makes
+// this one wait up to the busy timeout instead of failing half-way; past
+// that the error is EUNAVAILABLE.
+//
+// MarkSeen, the hot path, is group-committed: concurrent calls are collected
+// while the previous batch is being written and committed together in one
+// transaction, and each call returns once the transaction holding its mark
+// has committed.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/pressly/goose/v3"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/ocppd/ocppd"
+	"github.com/ocppd/ocppd/store"
+)
+
+var _ store.Store = (*DB)(nil)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+const (
+	// busyTimeout is how long a statement waits for another connection
+	// (in practice: another process) holding the write lock before it
+	// fails with SQLITE_BUSY, reported as EUNAVAILABLE.
+	busyTimeout = 5 * time.Second
+	// readers is the size of the read-only connection pool.
+	readers = 4
+)
+
+// Options configure a DB. The zero value of every field but Path is usable.
+type Options struct {
+	// Path is the database file. Its parent directory is created if
+	// missing. The CLI passes filepath.Join(dataDir, "ocppd.db").
+	Path string
+	// Logger receives migration and error logs; nil discards them.
+	Logger *slog.Logger
+	// Now returns the current time; time.Now if nil.
+	Now func() time.Time
+}
+
+// DB is a store.Store on one SQLite file. Create it with New, then Open it.
+type DB struct {
+	opts Options
+	log  *slog.Logger
+
+	w *sql.DB // the one writer connection
+	r *sql.DB // read-only pool
+
+	seen seenQueue
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// New returns a DB for opts. It does no I/O; call Open.
+func New(opts Options) *DB {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &DB{opts: opts, log: opts.Logger.With("store", "sqlite")}
+}
+
+// dsn returns the driver's data source name for path with the pragmas
+// every connection gets.
+//
+// synchronous=FULL: in WAL mode every commit syncs the WAL to disk before
+// it returns, so a committed write survives an application crash and a
+// power loss or OS crash alike. NORMAL would sync only at checkpoints:
+// still consistent, and still safe against an application crash, but the
+// last transactions could roll back after a power loss — and ocppd
+// acknowledges OCPP messages only once they are stored. The cost of FULL,
+// one fsync per commit, is paid once per batch on the hot path (MarkSeen is
+// group-committed).
+func dsn(path string, readOnly bool) string {
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "synchronous(FULL)")
+	if readOnly {
+		q.Add("_pragma", "query_only(1)")
+	} else {
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Set("_txlock", "immediate")
+	}
+	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
+}
+
+// Open creates the file if needed, sets it up and migrates the schema to
+// the latest version. Two processes may open the same file.
+func (db *DB) Open(ctx context.Context) error {
+	if db.opts.Path == "" {
+		return ocppd.Errorf(ocppd.EINVALID, "sqlite store: no database path")
+	}
+	if dir := filepath.Dir(db.opts.Path); dir != "" {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return fmt.Errorf("create data directory: %w", err)
+		}
+	}
+	w, err := sql.Open("sqlite", dsn(db.opts.Path, false))
+	if err != nil {
+		return fmt.Errorf("open %s: %w", db.opts.Path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxIdleTime(0)
+	w.SetConnMaxLifetime(0)
+	// The writer connects first: it switches the file to WAL mode before
+	// any reader opens it.
+	if err := w.PingContext(ctx); err != nil {
+		w.Close()
+		return translate("open "+db.opts.Path, err)
+	}
+	if err := migrate(ctx, w, db.log); err != nil {
+		w.Close()
+		return err
+	}
+	r, err := sql.Open("sqlite", dsn(db.opts.Path, true))
+	if err != nil {
+		w.Close()
+		return fmt.Errorf("open %s: %w", db.opts.Path, err)
+	}
+	r.SetMaxOpenConns(readers)
+	r.SetMaxIdleConns(readers)
+	if err := r.PingContext(ctx); err != nil {
+		r.Close()
+		w.Close()
+		return translate("open "+db.opts.Path, err)
+	}
+	db.w, db.r = w, r
+	db.seen.start(db)
+	db.log.Debug("opened", "path", db.opts.Path)
+	return nil
+}
+
+// migrate brings the schema up to date. Each migration runs in its own
+// transaction. Two processes opening a new file at once may both try the
+// same migration; the loser fails on the objects the winner created, and
+// the retry finds nothing left to do.
+func migrate(ctx context.Context, w *sql.DB, log *slog.Logger) error {
+	fsys, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, w, fsys,
+		goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	const attempts = 3
+	for i := 1; ; i++ {
+		res, err := p.Up(ctx)
+		for _, r := range res {
+			if r.Error == nil {
+				log.Info("applied migration", "version", r.Source.Version, "file", filepath.Base(r.Source.Path), "took", r.Duration)
+			}
+		}
+		if err == nil || errors.Is(err, goose.ErrNoNextVersion) {
+			return nil
+		}
+		if i == attempts || ctx.Err() != nil {
+			return translate("migrate schema", err)
+		}
+		log.Warn("migration failed, retrying", "attempt", i, "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Duration(i) * 100 * time.Millisecond):
+		}
+	}
+}
+
+// Close writes the pending MarkSeen batch, waits for it, and closes the
+// database. It is idempotent; calls after the first return the first
+// result.
+func (db *DB) Close() error {
+	db.closeOnce.Do(func() {
+		db.seen.stop()
+		var errs []error
+		if db.r != nil {
+			errs = append(errs, db.r.Close())
+		}
+		if db.w != nil {
+			errs = append(errs, db.w.Close())
+		}
+		if err := errors.Join(errs...); err != nil {
+			db.closeErr = fmt.Errorf("close %s: %w", db.opts.Path, err)
+		}
+	})
+	return db.closeErr
+}
+
+// errClosed is returned by every method once Close was called, and before
+// Open.
+var errClosed = ocppd.Errorf(ocppd.EUNAVAILABLE, "store is closed")
+
+// opened returns errClosed unless the database is open.
+func (db *DB) opened() error {
+	if db.w == nil || db.seen.isClosed() {
+		return errClosed
+	}
+	return nil
+}
+
+// write runs fn in a write transaction (BEGIN IMMEDIATE) and commits it.
+// Errors are translated with op as context.
+func (db *DB) write(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
+	if err := db.opened(); err != nil {
+		return err
+	}
+	return db.tx(ctx, op, fn)
+}
+
+// tx is write without the check that the store is open: Close uses it to
+// flush the last MarkSeen batch.
+func (db *DB) tx(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return translate(op, err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return translate(op, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return translate(op, err)
+	}
+	return nil
+}
+
+// translate turns a driver error into a domain error where one applies,
+// keeping the driver error in the chain for logs. Domain errors pass
+// through unchanged.
+func translate(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var de *ocppd.Error
+	if errors.As(err, &de) {
+		return err
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff {
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+			return fmt.Errorf("%s: %w: %w", op, ocppd.Errorf(ocppd.EUNAVAILABLE, "database is busy; try again"), err)
+		case sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY:
+			return fmt.Errorf("%s: %w: %w", op, ocppd.Errorf(ocppd.EUNAVAILABLE, "database unavailable"), err)
+		}
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+// isConstraint reports whether err is the SQLite constraint violation code
+// (an extended code such as SQLITE_CONSTRAINT_PRIMARYKEY).
+func isConstraint(err error, code int) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code() == code
+}
+
+// ms converts t to the stored form: Unix milliseconds.
+func ms(t time.Time) int64 { return t.UnixMilli() }
+
+// msOrNull is ms for a time that may be zero ("never"), stored as NULL.
+func msOrNull(t time.Time) sql.NullInt64 {
+	if t.IsZero() {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: t.UnixMilli(), Valid: true}
+}
+
+// fromMS converts a stored time back, in UTC.
+func fromMS(v int64) time.Time { return time.UnixMilli(v).UTC() }
+
+// fromNullMS is fromMS for a nullable column; NULL is the zero time.
+func fromNullMS(v sql.NullInt64) time.Time {
+	if !v.Valid {
+		return time.Time{}
+	}
+	return fromMS(v.Int64)
+}
