@@ -451,9 +451,9 @@ func (s *session) onCallTimer() {
 	}
 	id := s.callID
 	s.callID = ""
+	s.g.stats.callTimeouts.Add(1)
 	ok := s.nextCallLocked()
 	s.mu.Unlock()
-	s.g.stats.callTimeouts.Add(1)
 	s.log.Warn("no answer to CALL; giving up on it", "messageId", id, "timeout", s.g.opts.CallTimeout)
 	if !ok {
 		s.tooSlow()
