@@ -308,8 +308,9 @@ func TestSubprotocolNegotiation(t *testing.T) {
 		}
 		c.Send(`[2,"m1","Heartbeat",{}]`)
 		m := e.nextIn()
-		if m.Prop(bus.PropVersion) != string(tc.want) || m.Prop(bus.PropSession) != ev.SessionID || m.Prop(bus.PropGateway) != "gw-test" {
-			t.Errorf("offer %q: props %v", tc.offer, m.Props)
+		if m.Prop(bus.PropVersion) != string(tc.want) || m.Prop(bus.PropSession) != ev.SessionID || m.Prop(bus.PropGateway) != "gw-test" ||
+			m.ClientID != "gw-test" || m.Topic != "CP"+string(rune('A'+i))+"/in" {
+			t.Errorf("offer %q: published %+v", tc.offer, m)
 		}
 	}
 }
@@ -520,5 +521,18 @@ func waitFor(t *testing.T, cond func() bool, what string) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestTopicPrefix(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.Topics = bus.Topics{Prefix: "fleet1/"} })
+	c, _ := e.connect("/ocpp/CP+1", "ocpp2.0.1")
+	c.Send(`[2,"h","Heartbeat",{}]`)
+	if m := e.nextIn(); m.Topic != "fleet1/CP%2B1/in" {
+		t.Errorf("published on %q", m.Topic)
+	}
+	e.out("CP+1", `[3,"h",{}]`)
+	if got := c.ExpectText(); got != `[3,"h",{}]` {
+		t.Errorf("station got %s", got)
 	}
 }
