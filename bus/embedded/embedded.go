@@ -77,14 +77,19 @@ type Broker struct {
 	opts Options
 	log  *slog.Logger
 	srv  *mqtt.Server
-	ln   *listener // nil until Start, and without ListenAddr
+	ln   atomic.Pointer[listener] // nil until Start, and without ListenAddr
 
 	closed atomic.Bool
 	nextID atomic.Int64 // inline subscription identifiers
 
-	mu      sync.Mutex
+	// lifeMu orders Start and Close. It is never held while handlers run
+	// on other goroutines' behalf, so a handler may use the broker while
+	// Close waits for the connections to end.
+	lifeMu  sync.Mutex
 	started bool
-	groups  map[groupKey]*group // adapter-side shared subscriptions
+
+	mu     sync.Mutex
+	groups map[groupKey]*group // adapter-side shared subscriptions
 
 	pubMu sync.RWMutex
 	pubs  map[string]*mqtt.Client // inline publisher clients by client id
@@ -145,32 +150,35 @@ func New(opts Options) *Broker {
 //		err = b.Start()
 //	}
 func (b *Broker) Start() error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
+	b.lifeMu.Lock()
+	defer b.lifeMu.Unlock()
 	if b.closed.Load() {
 		return fmt.Errorf("start mqtt broker: %w", bus.ErrClosed)
 	}
 	if b.started {
 		return errors.New("start mqtt broker: already started")
 	}
+	var ln *listener
 	if b.opts.ListenAddr != "" {
 		nl, err := net.Listen("tcp", b.opts.ListenAddr)
 		if err != nil {
 			return fmt.Errorf("mqtt listener on %s: %w", b.opts.ListenAddr, err)
 		}
-		ln := newListener(nl, b.log)
-		if err := b.srv.AddListener(ln); err != nil {
-			_ = nl.Close()
-			return fmt.Errorf("mqtt listener on %s: %w", b.opts.ListenAddr, err)
-		}
-		b.ln = ln
+		ln = newListener(nl, b.log, func(c net.Conn) error {
+			return b.srv.EstablishConnection(listenerID, c)
+		})
 	}
 	if err := b.srv.Serve(); err != nil {
+		if ln != nil {
+			_ = ln.nl.Close()
+		}
 		return fmt.Errorf("start mqtt broker: %w", err)
 	}
 	b.started = true
-	if b.ln != nil {
-		b.log.Info("mqtt listener started", "addr", b.ln.Addr().String())
+	if ln != nil {
+		ln.start()
+		b.ln.Store(ln)
+		b.log.Info("mqtt listener started", "addr", ln.Addr().String())
 	}
 	return nil
 }
@@ -178,27 +186,39 @@ func (b *Broker) Start() error {
 // Addr returns the address of the TCP listener, or nil if there is none
 // (not started, or no ListenAddr).
 func (b *Broker) Addr() net.Addr {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.ln == nil {
-		return nil
+	if ln := b.ln.Load(); ln != nil {
+		return ln.Addr()
 	}
-	return b.ln.Addr()
+	return nil
 }
 
-// Close stops the listener, disconnects TCP clients and ends every
-// subscription. It is idempotent; Publish and Subscribe fail with
-// bus.ErrClosed afterwards.
+// Close stops the listener, disconnects TCP clients, waits for their
+// connections to end and ends every subscription. It is idempotent;
+// Publish and Subscribe fail with bus.ErrClosed afterwards. A handler must
+// not call Close: Close waits for the connection the handler runs on.
 func (b *Broker) Close() error {
 	if b.closed.Swap(true) {
 		return nil
 	}
-	b.mu.Lock() // waits for a Start in progress
-	defer b.mu.Unlock()
+	b.lifeMu.Lock() // waits for a Start in progress
+	defer b.lifeMu.Unlock()
+	if ln := b.ln.Load(); ln != nil {
+		ln.close(b.disconnectClients)
+	}
 	if err := b.srv.Close(); err != nil {
 		return fmt.Errorf("close mqtt broker: %w", err)
 	}
 	return nil
+}
+
+// disconnectClients sends every TCP client a DISCONNECT (server shutting
+// down) and closes its connection.
+func (b *Broker) disconnectClients() {
+	for _, cl := range b.srv.Clients.GetAll() {
+		if cl.Net.Listener == listenerID && !cl.Closed() {
+			_ = b.srv.DisconnectClient(cl, packets.ErrServerShuttingDown)
+		}
+	}
 }
 
 // Publish delivers m at QoS 1 as if client m.ClientID (default
@@ -343,7 +363,7 @@ type subscription struct {
 // deliver converts pk and calls the handler, unless the subscription has
 // ended.
 func (s *subscription) deliver(pk packets.Packet) {
-	if !s.active.Load() {
+	if !s.active.Load() || s.b.closed.Load() {
 		return
 	}
 	s.h(message(pk))
@@ -388,6 +408,7 @@ type groupKey struct{ name, filter string }
 // group is a shared subscription of in-process handlers: one inline
 // subscription to the filter, dispatched round robin.
 type group struct {
+	b       *Broker
 	key     groupKey
 	ids     []int
 	members atomic.Pointer[[]*subscription] // copy on write, under Broker.mu
@@ -404,7 +425,7 @@ func (b *Broker) joinGroup(k groupKey, s *subscription) {
 		s.group.members.Store(&members)
 		return
 	}
-	g := &group{key: k}
+	g := &group{b: b, key: k}
 	g.members.Store(&[]*subscription{s})
 	s.group = g
 	b.groups[k] = g
@@ -429,7 +450,7 @@ func (b *Broker) leaveGroup(s *subscription) {
 
 // deliver hands pk to the next active member of the group.
 func (g *group) deliver(pk packets.Packet) {
-	if !g.ready.Load() {
+	if !g.ready.Load() || g.b.closed.Load() {
 		return
 	}
 	members := *g.members.Load()

@@ -690,3 +690,81 @@ func BenchmarkPublishDeliver(b *testing.B) {
 		b.Fatalf("delivered %d bytes, want %d", got, n*len(m.Payload))
 	}
 }
+
+// TestRetained: a retained message reaches later plain subscribers, in
+// process and over TCP, but not a new shared subscription (MQTT v5 §4.8.2).
+func TestRetained(t *testing.T) {
+	b := start(t, embedded.Options{ListenAddr: "127.0.0.1:0"})
+	err := b.Publish(ctx(t), bus.Message{Topic: "CP1/config", Payload: []byte("v1"), Retain: true, Props: map[string]string{"k": "v"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var plain, shared bustest.Collector
+	if _, err := b.Subscribe(ctx(t), "+/config", plain.Handler()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Subscribe(ctx(t), "$share/g/+/config", shared.Handler()); err != nil {
+		t.Fatal(err)
+	}
+	if m := plain.WaitLen(t, 1)[0]; string(m.Payload) != "v1" || !m.Retain || m.Prop("k") != "v" {
+		t.Errorf("retained delivery %+v", m)
+	}
+	if shared.Len() != 0 {
+		t.Errorf("shared subscription received %d retained messages", shared.Len())
+	}
+	recv := make(chan *paho.Publish, 1)
+	pahoSubscribe(t, pahoClient(t, b, "late", recv), "CP1/config")
+	if p := receive(t, recv); string(p.Payload) != "v1" || !p.Retain {
+		t.Errorf("TCP retained delivery: payload %q retain %v", p.Payload, p.Retain)
+	}
+}
+
+// TestHandlerUsesBrokerDuringClose: handlers running on TCP connections
+// may subscribe and unsubscribe (shared groups included) while Close waits
+// for those connections; Close must not deadlock.
+func TestHandlerUsesBrokerDuringClose(t *testing.T) {
+	b := embedded.New(embedded.Options{ListenAddr: "127.0.0.1:0", Logger: testLogger(t)})
+	if err := b.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var handled sync.WaitGroup
+	handled.Add(1)
+	var once sync.Once
+	if _, err := b.Subscribe(ctx(t), "+/out", func(bus.Message) {
+		once.Do(handled.Done)
+		s, err := b.Subscribe(context.Background(), "$share/tmp/x/out", func(bus.Message) {})
+		if err == nil {
+			_ = s.Unsubscribe(context.Background())
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	c := pahoClient(t, b, "spammer", nil)
+	stop := make(chan struct{})
+	var pubs sync.WaitGroup
+	pubs.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if _, err := c.Publish(context.Background(), &paho.Publish{Topic: "CP1/out", QoS: 0, Payload: []byte("x")}); err != nil {
+				return
+			}
+		}
+	})
+	handled.Wait()
+	done := make(chan error, 1)
+	go func() { done <- b.Close() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	case <-time.After(bustest.Deadline):
+		t.Fatal("Close deadlocked")
+	}
+	close(stop)
+	pubs.Wait()
+}

@@ -6,61 +6,54 @@ import (
 	"net"
 	"sync"
 	"time"
-
-	"github.com/wind-c/comqtt/v2/mqtt/listeners"
 )
 
 // connectTimeout bounds the time a TCP client has to send CONNECT; comqtt
 // sets the keepalive deadline only afterwards.
 const connectTimeout = 10 * time.Second
 
-// listener is the broker's TCP listener. It replaces comqtt's own so that
-// the socket is opened by Start (which reports the bind error), its real
-// address is known for ":0", every connection goroutine is waited for on
-// Close, and silent or half-open connections are cut.
+// listenerID tags the broker's TCP clients in comqtt.
+const listenerID = "tcp"
+
+// listener is the broker's TCP listener. It is not registered with comqtt
+// (whose Listeners.Serve calls WaitGroup.Add inside the goroutine it waits
+// for, racing with Close); it owns its accept loop and one goroutine per
+// connection, hands each connection to comqtt's EstablishConnection, and
+// waits for all of them on Close. Silent connections are cut after
+// connectTimeout.
 type listener struct {
-	nl  net.Listener
-	log *slog.Logger
+	nl        net.Listener
+	log       *slog.Logger
+	establish func(net.Conn) error // runs the connection until it ends
 
 	mu     sync.Mutex
 	conns  map[net.Conn]struct{}
 	closed bool
-	wg     sync.WaitGroup // one per connection
+	wg     sync.WaitGroup // the accept loop and one per connection
 }
 
-var _ listeners.Listener = (*listener)(nil)
-
-func newListener(nl net.Listener, log *slog.Logger) *listener {
-	return &listener{nl: nl, log: log, conns: map[net.Conn]struct{}{}}
+func newListener(nl net.Listener, log *slog.Logger, establish func(net.Conn) error) *listener {
+	return &listener{nl: nl, log: log, establish: establish, conns: map[net.Conn]struct{}{}}
 }
 
 // Addr returns the listening address.
 func (l *listener) Addr() net.Addr { return l.nl.Addr() }
 
-// ID names the listener; comqtt tags its clients with it.
-func (l *listener) ID() string { return "tcp" }
+// start runs the accept loop until close.
+func (l *listener) start() {
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		l.acceptLoop()
+	}()
+}
 
-// Address returns the listening address as a string.
-func (l *listener) Address() string { return l.nl.Addr().String() }
-
-// Protocol returns "tcp".
-func (l *listener) Protocol() string { return "tcp" }
-
-// Init does nothing: the socket is already open.
-func (l *listener) Init(*slog.Logger) error { return nil }
-
-// Serve accepts connections until Close and hands each to establish on a
-// goroutine of its own, which comqtt uses as the client's read loop.
-func (l *listener) Serve(establish listeners.EstablishFn) {
+func (l *listener) acceptLoop() {
 	for {
 		c, err := l.nl.Accept()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
 			}
 			l.log.Warn("mqtt accept failed", "err", err)
 			time.Sleep(50 * time.Millisecond) // e.g. out of file descriptors
@@ -84,7 +77,7 @@ func (l *listener) Serve(establish listeners.EstablishFn) {
 				delete(l.conns, c)
 				l.mu.Unlock()
 			}()
-			if err := establish(l.ID(), c); err != nil {
+			if err := l.establish(c); err != nil {
 				// Disconnects, malformed packets, timeouts: the peer's
 				// business, not an operator's.
 				l.log.Debug("mqtt client ended", "remote", c.RemoteAddr().String(), "err", err)
@@ -93,10 +86,10 @@ func (l *listener) Serve(establish listeners.EstablishFn) {
 	}
 }
 
-// Close stops accepting, disconnects the clients (closeClients sends MQTT v5
-// clients a DISCONNECT), closes what remains and waits for every
-// connection goroutine.
-func (l *listener) Close(closeClients listeners.CloseFn) {
+// close stops accepting, lets disconnect say goodbye to the connected
+// clients (an MQTT v5 DISCONNECT), closes what remains and waits for every
+// goroutine of the listener.
+func (l *listener) close(disconnect func()) {
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
@@ -109,7 +102,7 @@ func (l *listener) Close(closeClients listeners.CloseFn) {
 	}
 	l.mu.Unlock()
 	_ = l.nl.Close()
-	closeClients(l.ID())
+	disconnect()
 	l.mu.Lock()
 	for c := range l.conns {
 		_ = c.Close()
