@@ -27,6 +27,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -44,10 +45,10 @@ var _ store.Store = (*DB)(nil)
 var migrations embed.FS
 
 const (
-	// busyTimeout is how long a statement waits for another connection
-	// (in practice: another process) holding the write lock before it
-	// fails with SQLITE_BUSY, reported as EUNAVAILABLE.
-	busyTimeout = 5 * time.Second
+	// defaultBusyTimeout is how long a statement waits for another
+	// connection (in practice: another process) holding the write lock
+	// before it fails with SQLITE_BUSY, reported as EUNAVAILABLE.
+	defaultBusyTimeout = 5 * time.Second
 	// readers is the size of the read-only connection pool.
 	readers = 4
 )
@@ -65,8 +66,9 @@ type Options struct {
 
 // DB is a store.Store on one SQLite file. Create it with New, then Open it.
 type DB struct {
-	opts Options
-	log  *slog.Logger
+	opts        Options
+	log         *slog.Logger
+	busyTimeout time.Duration // tests shorten it
 
 	w *sql.DB // the one writer connection
 	r *sql.DB // read-only pool
@@ -85,7 +87,7 @@ func New(opts Options) *DB {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &DB{opts: opts, log: opts.Logger.With("store", "sqlite")}
+	return &DB{opts: opts, log: opts.Logger.With("store", "sqlite"), busyTimeout: defaultBusyTimeout}
 }
 
 // dsn returns the driver's data source name for path with the pragmas
@@ -99,7 +101,7 @@ func New(opts Options) *DB {
 // acknowledges OCPP messages only once they are stored. The cost of FULL,
 // one fsync per commit, is paid once per batch on the hot path (MarkSeen is
 // group-committed).
-func dsn(path string, readOnly bool) string {
+func dsn(path string, busyTimeout time.Duration, readOnly bool) string {
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
 	q.Add("_pragma", "foreign_keys(1)")
@@ -107,7 +109,6 @@ func dsn(path string, readOnly bool) string {
 	if readOnly {
 		q.Add("_pragma", "query_only(1)")
 	} else {
-		q.Add("_pragma", "journal_mode(WAL)")
 		q.Set("_txlock", "immediate")
 	}
 	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
@@ -119,12 +120,15 @@ func (db *DB) Open(ctx context.Context) error {
 	if db.opts.Path == "" {
 		return ocppd.Errorf(ocppd.EINVALID, "sqlite store: no database path")
 	}
+	if db.w != nil || db.seen.isClosed() {
+		return errors.New("sqlite store: Open called twice or after Close")
+	}
 	if dir := filepath.Dir(db.opts.Path); dir != "" {
 		if err := os.MkdirAll(dir, 0o750); err != nil {
 			return fmt.Errorf("create data directory: %w", err)
 		}
 	}
-	w, err := sql.Open("sqlite", dsn(db.opts.Path, false))
+	w, err := sql.Open("sqlite", dsn(db.opts.Path, db.busyTimeout, false))
 	if err != nil {
 		return fmt.Errorf("open %s: %w", db.opts.Path, err)
 	}
@@ -134,7 +138,7 @@ func (db *DB) Open(ctx context.Context) error {
 	w.SetConnMaxLifetime(0)
 	// The writer connects first: it switches the file to WAL mode before
 	// any reader opens it.
-	if err := w.PingContext(ctx); err != nil {
+	if err := db.setWAL(ctx, w); err != nil {
 		w.Close()
 		return translate("open "+db.opts.Path, err)
 	}
@@ -142,7 +146,7 @@ func (db *DB) Open(ctx context.Context) error {
 		w.Close()
 		return err
 	}
-	r, err := sql.Open("sqlite", dsn(db.opts.Path, true))
+	r, err := sql.Open("sqlite", dsn(db.opts.Path, db.busyTimeout, true))
 	if err != nil {
 		w.Close()
 		return fmt.Errorf("open %s: %w", db.opts.Path, err)
@@ -158,6 +162,33 @@ func (db *DB) Open(ctx context.Context) error {
 	db.seen.start(db)
 	db.log.Debug("opened", "path", db.opts.Path)
 	return nil
+}
+
+// setWAL switches the file to WAL mode, which is persistent: later
+// connections find it set. SQLite answers SQLITE_BUSY at once, without
+// waiting the busy timeout, while another process has the file open in the
+// middle of creating it, so this retries for up to the busy timeout.
+func (db *DB) setWAL(ctx context.Context, w *sql.DB) error {
+	deadline := time.Now().Add(db.busyTimeout)
+	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 100*time.Millisecond) {
+		var mode string
+		err := w.QueryRowContext(ctx, "PRAGMA journal_mode = WAL").Scan(&mode)
+		if err == nil {
+			if !strings.EqualFold(mode, "wal") {
+				return fmt.Errorf("journal mode is %q, not wal", mode)
+			}
+			return nil
+		}
+		var se *sqlite.Error
+		if !errors.As(err, &se) || se.Code()&0xff != sqlite3.SQLITE_BUSY || time.Now().After(deadline) {
+			return fmt.Errorf("set WAL mode: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
 }
 
 // migrate brings the schema up to date. Each migration runs in its own
