@@ -262,7 +262,8 @@ func (g *Gateway) ID() string { return g.opts.GatewayID }
 
 // Start subscribes to the lifecycle events of the cluster, so that a
 // station that connects to another gateway is disconnected here (the newest
-// connection wins across all gateways). ServeHTTP works without Start, but
+// connection wins across all gateways; events about connections older than
+// the local one are ignored). ServeHTTP works without Start, but
 // then only connections to this gateway replace each other.
 func (g *Gateway) Start(ctx context.Context) error {
 	g.mu.Lock()
@@ -300,13 +301,25 @@ func (g *Gateway) onLifecycle(m bus.Message) {
 	g.mu.Lock()
 	s := g.sessions[ev.ChargePointID]
 	g.mu.Unlock()
-	if s == nil || s.id == ev.SessionID {
+	if s == nil || s.id == ev.SessionID || !newer(ev, s) {
 		return
 	}
 	s.log.Info("station connected to another gateway; closing this session",
 		"otherGateway", ev.GatewayID, "otherSession", ev.SessionID)
 	g.stats.replaced.Add(1)
 	s.close(CloseNormal, closeTextReplaced, ReasonReplaced)
+}
+
+// newer reports whether the remote session of ev started after local
+// session s. A late event about an older connection must not close the
+// newer one (both would close each other otherwise); equal times are
+// decided by the session ids, so exactly one of two sessions survives.
+// Gateways' clocks are assumed to agree to better than a reconnect.
+func newer(ev bus.LifecycleEvent, s *session) bool {
+	if !ev.Time.Equal(s.started) {
+		return ev.Time.After(s.started)
+	}
+	return ev.SessionID > s.id
 }
 
 // Sessions returns the number of open station sessions.

@@ -422,14 +422,27 @@ func TestLifecycleEvents(t *testing.T) {
 func TestDuplicateIDNewestWins(t *testing.T) {
 	e := newEnv(t, nil)
 	old, ev1 := e.connect("/ocpp/CP1", "ocpp2.0.1")
-	cur, ev2 := e.connect("/ocpp/CP1", "ocpp2.0.1")
+	cur := dial(t, e.addr, "/ocpp/CP1", "ocpp2.0.1")
 	code, reason := old.ExpectClose()
 	if code != 1000 || reason != "replaced by a new connection" {
 		t.Errorf("old connection closed with %d %q", code, reason)
 	}
-	d := e.nextLife()
-	if d.Event != bus.EventDisconnected || d.SessionID != ev1.SessionID || d.Reason != ReasonReplaced || d.CloseCode != 1000 {
+	// The new connected and the old disconnected event come in either
+	// order; consumers tell them apart by session id.
+	var ev2, d bus.LifecycleEvent
+	for range 2 {
+		switch ev := e.nextLife(); ev.Event {
+		case bus.EventConnected:
+			ev2 = ev
+		case bus.EventDisconnected:
+			d = ev
+		}
+	}
+	if d.SessionID != ev1.SessionID || d.Reason != ReasonReplaced || d.CloseCode != 1000 {
 		t.Errorf("disconnected event %+v", d)
+	}
+	if ev2.SessionID == "" || ev2.SessionID == ev1.SessionID {
+		t.Errorf("connected event %+v", ev2)
 	}
 	// The new session works and receives /out frames.
 	cur.Send(`[2,"h1","Heartbeat",{}]`)
@@ -470,17 +483,20 @@ func TestClusterTakeover(t *testing.T) {
 		t.Fatal(err)
 	}
 	first := dial(t, a1, "/CP1", "ocpp2.0.1")
-	waitFor(t, func() bool { return g1.Sessions() == 1 }, "session on gw-1")
+	ev1 := recvLife(t, life)
+	sid := ev1.SessionID
+	if ev1.Event != bus.EventConnected || ev1.GatewayID != "gw-1" {
+		t.Fatalf("first event %+v", ev1)
+	}
 
-	// An event about this very session, or from this gateway, changes nothing.
-	var sid string
-	g1.mu.Lock()
-	sid = g1.sessions["CP1"].id
-	g1.mu.Unlock()
+	// An event about this very session, from this gateway, a disconnect,
+	// or a connection older than this one (a late event) changes nothing.
+	later := time.Now().Add(time.Hour)
 	for _, ev := range []bus.LifecycleEvent{
-		{Event: bus.EventConnected, ChargePointID: "CP1", GatewayID: "gw-2", SessionID: sid},
-		{Event: bus.EventConnected, ChargePointID: "CP1", GatewayID: "gw-1", SessionID: "other"},
-		{Event: bus.EventDisconnected, ChargePointID: "CP1", GatewayID: "gw-2", SessionID: "other"},
+		{Event: bus.EventConnected, ChargePointID: "CP1", GatewayID: "gw-2", SessionID: sid, Time: later},
+		{Event: bus.EventConnected, ChargePointID: "CP1", GatewayID: "gw-1", SessionID: "other", Time: later},
+		{Event: bus.EventDisconnected, ChargePointID: "CP1", GatewayID: "gw-2", SessionID: "other", Time: later},
+		{Event: bus.EventConnected, ChargePointID: "CP1", GatewayID: "gw-2", SessionID: "older", Time: ev1.Time.Add(-time.Second)},
 	} {
 		if err := shared.Publish(context.Background(), bus.Message{Topic: bus.Topics{}.Lifecycle("CP1"), Payload: ev.Encode()}); err != nil {
 			t.Fatal(err)
@@ -488,6 +504,9 @@ func TestClusterTakeover(t *testing.T) {
 	}
 	if g1.Sessions() != 1 || g1.Stats().Replaced != 0 {
 		t.Fatalf("gw-1 reacted to an irrelevant event: %+v", g1.Stats())
+	}
+	for range 4 {
+		recvLife(t, life) // our own fake events
 	}
 
 	second := dial(t, a2, "/CP1", "ocpp2.0.1")
@@ -535,4 +554,15 @@ func TestTopicPrefix(t *testing.T) {
 	if got := c.ExpectText(); got != `[3,"h",{}]` {
 		t.Errorf("station got %s", got)
 	}
+}
+
+func recvLife(t *testing.T, ch <-chan bus.LifecycleEvent) bus.LifecycleEvent {
+	t.Helper()
+	select {
+	case ev := <-ch:
+		return ev
+	case <-time.After(waitLimit):
+		t.Fatal("no lifecycle event")
+	}
+	return bus.LifecycleEvent{}
 }
