@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // kind is the type of a value.
@@ -52,7 +53,10 @@ func (v value) toGo() (any, bool) {
 		return v.f, true
 	case kString:
 		if v.borrowed {
-			return strings.Clone(v.s), true
+			return goString(v.s), true
+		}
+		if !utf8.ValidString(v.s) {
+			return validUTF8(v.s), true
 		}
 		return v.s, true
 	case kArray, kObject:
@@ -61,9 +65,29 @@ func (v value) toGo() (any, bool) {
 	return nil, false
 }
 
+// goString copies a string that views the payload, making it valid UTF-8.
+func goString(s string) string {
+	if !utf8.ValidString(s) {
+		return validUTF8(s) // a copy
+	}
+	return strings.Clone(s)
+}
+
+// validUTF8 replaces each byte of s that is not part of valid UTF-8 with
+// U+FFFD, as encoding/json does when it decodes.
+func validUTF8(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		b.WriteRune(r) // RuneError for an invalid byte, with n == 1
+		i += n
+	}
+	return b.String()
+}
+
 // evalCtx is the state of one evaluation.
 type evalCtx struct {
-	in      *Input
+	in      Input
 	root    value
 	rootSet bool
 }
@@ -201,7 +225,13 @@ func (n *negNode) eval(c *evalCtx) value {
 	return value{k: kFloat, f: -v.f}
 }
 
-func (n *negNode) String() string { return "(-" + n.x.String() + ")" }
+func (n *negNode) String() string {
+	x := n.x.String()
+	if strings.HasPrefix(x, "-") {
+		return "(- " + x + ")"
+	}
+	return "(-" + x + ")"
+}
 
 type op uint8
 

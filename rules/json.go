@@ -435,25 +435,34 @@ func decodeJSON(raw []byte) (any, bool) {
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, false // trailing data after the value
 	}
-	return convertNumbers(v), true
+	v, ok := convertNumbers(v)
+	return v, ok
 }
 
-func convertNumbers(v any) any {
+// convertNumbers replaces json.Numbers in v; ok is false if one is out of
+// the range of float64.
+func convertNumbers(v any) (any, bool) {
 	switch v := v.(type) {
 	case json.Number:
 		if i, err := v.Int64(); err == nil {
-			return i
+			return i, true
 		}
-		f, _ := v.Float64()
-		return f
+		f, err := v.Float64()
+		return f, err == nil
 	case []any:
 		for i, e := range v {
-			v[i] = convertNumbers(e)
+			var ok bool
+			if v[i], ok = convertNumbers(e); !ok {
+				return nil, false
+			}
 		}
 	case map[string]any:
 		for k, e := range v {
-			v[k] = convertNumbers(e)
+			var ok bool
+			if v[k], ok = convertNumbers(e); !ok {
+				return nil, false
+			}
 		}
 	}
-	return v
+	return v, true
 }

@@ -299,6 +299,10 @@ func (p *parser) unary() (node, *ParseError) {
 	if err != nil {
 		return nil, err
 	}
+	if l, ok := x.(literal); ok && (l.v.k == kInt || l.v.k == kFloat) {
+		// fold, so that the canonical form is stable: - -1 is 1
+		return literal{v: (&negNode{x: l}).eval(nil)}, nil
+	}
 	return &negNode{x: x}, nil
 }
 
@@ -312,7 +316,7 @@ func (p *parser) postfix() (node, *ParseError) {
 		case t.isPunct("."):
 			p.next()
 			n := p.peek()
-			if n.kind != tIdent && n.kind != tQIdent {
+			if (n.kind != tIdent && n.kind != tQIdent) || isReserved(n) {
 				return nil, p.expected("a name after '.'")
 			}
 			p.next()

@@ -84,6 +84,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -277,15 +278,20 @@ func (s *Statement) Eval(in Input) (row Row, matched bool) {
 	if !s.MatchTopic(in.Topic) {
 		return nil, false
 	}
-	c := evalCtx{in: &in}
+	c := ctxPool.Get().(*evalCtx)
+	c.in = in
+	defer func() {
+		*c = evalCtx{}
+		ctxPool.Put(c)
+	}()
 	if s.where != nil {
-		if v := s.where.eval(&c); v.k != kBool || !v.b {
+		if v := s.where.eval(c); v.k != kBool || !v.b {
 			return nil, false
 		}
 	}
 	row = make(Row, 0, len(s.items))
 	for _, it := range s.items {
-		v := it.expr.eval(&c)
+		v := it.expr.eval(c)
 		if it.name != "" || v.k != kObject {
 			x, ok := v.toGo()
 			if !ok {
@@ -301,13 +307,17 @@ func (s *Statement) Eval(in Input) (row Row, matched bool) {
 		// a bare * over an object: its members
 		eachMember(v.raw, func(k string, mv value) bool {
 			if x, ok := mv.toGo(); ok {
-				row = row.set(strings.Clone(k), x)
+				row = row.set(goString(k), x)
 			}
 			return true
 		})
 	}
 	return row, true
 }
+
+// ctxPool recycles evaluation contexts: they escape to the heap through
+// the node interface, and the hot path should not allocate.
+var ctxPool = sync.Pool{New: func() any { return new(evalCtx) }}
 
 // set sets the field name, replacing an earlier one of the same name.
 func (r Row) set(name string, v any) Row {
