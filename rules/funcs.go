@@ -177,11 +177,9 @@ func fnLength(c *evalCtx, a []node) value {
 	case kString:
 		return value{k: kInt, i: int64(utf8.RuneCountInString(v.s))}
 	case kArray:
-		n := 0
-		for ; ; n++ {
-			if arrayElement(v.raw, n).k == kUndef {
-				break
-			}
+		n, ok := arrayLen(v.raw)
+		if !ok {
+			return undefined
 		}
 		return value{k: kInt, i: int64(n)}
 	}

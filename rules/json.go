@@ -370,6 +370,32 @@ func arrayElement(raw []byte, n int) value {
 	}
 }
 
+// arrayLen counts the elements of the JSON array raw.
+func arrayLen(raw []byte) (int, bool) {
+	i := skipWS(raw, 1)
+	if i < len(raw) && raw[i] == ']' {
+		return 0, true
+	}
+	for n := 1; ; n++ {
+		end, ok := skipValue(raw, i, 1)
+		if !ok {
+			return 0, false
+		}
+		i = skipWS(raw, end)
+		if i >= len(raw) {
+			return 0, false
+		}
+		switch raw[i] {
+		case ']':
+			return n, true
+		case ',':
+			i = skipWS(raw, i+1)
+		default:
+			return 0, false
+		}
+	}
+}
+
 // eachMember calls fn for each member of the JSON object raw, in order,
 // until fn returns false or the object ends. It stops quietly at
 // malformed JSON. key may view raw's memory: clone it to keep it.

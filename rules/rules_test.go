@@ -147,6 +147,7 @@ func TestEval(t *testing.T) {
 		{"clientid", `SELECT clientid() AS c FROM 'x'`, "", `{}`, `{"c":"gw-1"}`},
 		{"string functions", `SELECT upper(a) AS u, lower(a) AS l, trim(b) AS t, length(a) AS n, length(c) AS cn FROM 'x'`, "", `{"a":"Grüße","b":"  x  ","c":[1,[2,3],{}]}`,
 			`{"u":"GRÜßE","l":"grüße","t":"x","n":5,"cn":3}`},
+		{"length of arrays", `SELECT length(a) AS a, length(b) AS b, length(c) AS c, length(*) AS all FROM 'x'`, "", `{"a":[],"b":[ 1 , [2,[3]] ],"c":[1,}`, `{"a":0,"b":2}`},
 		{"string functions on other types", `SELECT upper(1) AS u, length(2) AS n, trim(NULL) AS t FROM 'x'`, "", `{}`, `{}`},
 		{"concat", `SELECT concat(a, '-', 1, '-', 2.5, '-', TRUE) AS s, concat(l, m) AS l, concat(a, NULL) AS n, concat(a, l) AS mix FROM 'x'`, "", `{"a":"x","l":[1],"m":[2,{"k":3}]}`,
 			`{"s":"x-1-2.5-true","l":[1,2,{"k":3}]}`},

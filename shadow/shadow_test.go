@@ -265,13 +265,14 @@ func TestApplyGoValues(t *testing.T) {
 			"ratio":           0.5,
 			"tags":            []string{"a", "b"},
 			"nothing":         (*modem)(nil),
+			"raw":             json.RawMessage(`{"evse":[{"id":1}],"big":12345678901234567890}`),
 		},
 		Desired: map[string]any{"interval": int64(300)},
 	}}
 	if err := d.Apply(u, time.Unix(t1, 0)); err != nil {
 		t.Fatal(err)
 	}
-	want := `{"chargingStation":{"model":"M","modem":{"imsi":"9"}},"interval":300,"ratio":0.5,"tags":["a","b"]}`
+	want := `{"chargingStation":{"model":"M","modem":{"imsi":"9"}},"interval":300,"ratio":0.5,"raw":{"big":12345678901234567890,"evse":[{"id":1}]},"tags":["a","b"]}`
 	if got := marshal(t, d.State.Reported); got != want {
 		t.Errorf("reported %s, want %s", got, want)
 	}
