@@ -616,10 +616,14 @@ func TestSharedWithExternalClients(t *testing.T) {
 }
 
 // TestConcurrentPublishers: many goroutines publishing and subscribing at
-// once, for the race detector; each publisher's messages stay in order.
+// once, for the race detector; each goroutine's messages stay in order.
+// Half of them publish under the same default client id, as the stations
+// of one gateway do.
 func TestConcurrentPublishers(t *testing.T) {
-	b := start(t, embedded.Options{})
+	b := start(t, embedded.Options{ListenAddr: "127.0.0.1:0"})
 	const pubs, n = 8, 200
+	recv := make(chan *paho.Publish, pubs*n)
+	pahoSubscribe(t, pahoClient(t, b, "watcher", recv), "+/in")
 	var mu sync.Mutex
 	last := map[string]int{}
 	bad := 0
@@ -627,10 +631,10 @@ func TestConcurrentPublishers(t *testing.T) {
 		mu.Lock()
 		defer mu.Unlock()
 		seq := int(m.Payload[0])<<8 | int(m.Payload[1])
-		if prev, ok := last[m.ClientID]; ok && seq != prev+1 {
+		if prev, ok := last[m.Topic]; ok && seq != prev+1 {
 			bad++
 		}
-		last[m.ClientID] = seq
+		last[m.Topic] = seq
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -638,8 +642,12 @@ func TestConcurrentPublishers(t *testing.T) {
 	for p := range pubs {
 		wg.Go(func() {
 			id := "gw-" + string(rune('a'+p))
+			clientID := id
+			if p%2 == 0 {
+				clientID = ""
+			}
 			for i := range n {
-				_ = b.Publish(context.Background(), bus.Message{Topic: id + "/in", ClientID: id, Payload: []byte{byte(i >> 8), byte(i)}})
+				_ = b.Publish(context.Background(), bus.Message{Topic: id + "/in", ClientID: clientID, Payload: []byte{byte(i >> 8), byte(i)}})
 				if i%50 == 0 {
 					s, err := b.Subscribe(context.Background(), "$share/g/"+id+"/in", func(bus.Message) {})
 					if err == nil {
@@ -659,6 +667,9 @@ func TestConcurrentPublishers(t *testing.T) {
 		if seq != n-1 {
 			t.Errorf("%s: last seq %d, want %d", id, seq, n-1)
 		}
+	}
+	for range pubs * n {
+		receive(t, recv) // the TCP subscriber gets them all too
 	}
 }
 
