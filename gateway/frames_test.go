@@ -247,7 +247,7 @@ func TestFrameSizeBinaryUTF8(t *testing.T) {
 func TestPingPong(t *testing.T) {
 	e := newEnv(t, func(o *Options) {
 		o.PingInterval = 20 * time.Millisecond
-		o.PongTimeout = 200 * time.Millisecond
+		o.PongTimeout = time.Second
 	})
 	// Our pong echoes the station's ping payload (RFC 6455 §5.5.3).
 	c, _ := e.connect("/ocpp/CP1", "ocpp2.0.1")
