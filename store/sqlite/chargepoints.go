@@ -57,7 +57,7 @@ func (db *DB) AddChargePoints(ctx context.Context, cps []ocppd.ChargePoint) erro
 	if len(cps) == 0 {
 		return db.opened()
 	}
-	return db.write(ctx, "add charge points", func(tx *sql.Tx) error {
+	return db.write(ctx, "add charge points", func(ctx context.Context, tx *sql.Tx) error {
 		stmt, err := tx.PrepareContext(ctx, `INSERT INTO charge_points (`+cpColumns+`)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 		if err != nil {
@@ -179,7 +179,7 @@ func (db *DB) CountChargePoints(ctx context.Context) (total, online int, err err
 // number of rows it changed.
 func (db *DB) exec1(ctx context.Context, op, q string, args ...any) (int64, error) {
 	var n int64
-	err := db.write(ctx, op, func(tx *sql.Tx) error {
+	err := db.write(ctx, op, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, q, args...)
 		if err != nil {
 			return err
@@ -247,7 +247,7 @@ func (db *DB) RecordDisconnected(ctx context.Context, id, sessionID string, _ ti
 // held by gatewayID, and returns their ids in order.
 func (db *DB) MarkGatewayOffline(ctx context.Context, gatewayID string, _ time.Time) ([]string, error) {
 	var ids []string
-	err := db.write(ctx, "mark gateway offline", func(tx *sql.Tx) error {
+	err := db.write(ctx, "mark gateway offline", func(ctx context.Context, tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx,
 			`UPDATE charge_points SET online = 0 WHERE gateway_id = ? AND online = 1 RETURNING id`, gatewayID)
 		if err != nil {

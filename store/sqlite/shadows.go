@@ -46,7 +46,7 @@ func (db *DB) PutShadow(ctx context.Context, id string, doc json.RawMessage, exp
 	if !json.Valid(doc) {
 		return ocppd.Errorf(ocppd.EINVALID, "shadow document of %q is not valid JSON", id)
 	}
-	return db.write(ctx, "put shadow", func(tx *sql.Tx) error {
+	return db.write(ctx, "put shadow", func(ctx context.Context, tx *sql.Tx) error {
 		// The write transaction holds SQLite's write lock from BEGIN
 		// IMMEDIATE on, so the version read here cannot change before the
 		// write below.

@@ -10,10 +10,11 @@
 // this one wait up to the busy timeout instead of failing half-way; past
 // that the error is EUNAVAILABLE.
 //
-// MarkSeen, the hot path, is group-committed: concurrent calls are collected
-// while the previous batch is being written and committed together in one
-// transaction, and each call returns once the transaction holding its mark
-// has committed.
+// Writes are group-committed: concurrent writes are collected while the
+// previous batch is being committed and then committed together in one
+// transaction, each in its own savepoint; every call returns once the
+// transaction holding its write has committed. MarkSeen, the hot path,
+// is coalesced further to one update per station and batch.
 package sqlite
 
 import (
@@ -73,7 +74,7 @@ type DB struct {
 	w *sql.DB // the one writer connection
 	r *sql.DB // read-only pool
 
-	seen seenQueue
+	commit committer
 
 	closeOnce sync.Once
 	closeErr  error
@@ -120,7 +121,7 @@ func (db *DB) Open(ctx context.Context) error {
 	if db.opts.Path == "" {
 		return ocppd.Errorf(ocppd.EINVALID, "sqlite store: no database path")
 	}
-	if db.w != nil || db.seen.isClosed() {
+	if db.w != nil || db.commit.isClosed() {
 		return errors.New("sqlite store: Open called twice or after Close")
 	}
 	if dir := filepath.Dir(db.opts.Path); dir != "" {
@@ -159,7 +160,7 @@ func (db *DB) Open(ctx context.Context) error {
 		return translate("open "+db.opts.Path, err)
 	}
 	db.w, db.r = w, r
-	db.seen.start(db)
+	db.commit.start(db)
 	db.log.Debug("opened", "path", db.opts.Path)
 	return nil
 }
@@ -227,12 +228,12 @@ func migrate(ctx context.Context, w *sql.DB, log *slog.Logger) error {
 	}
 }
 
-// Close writes the pending MarkSeen batch, waits for it, and closes the
+// Close commits the pending batch of writes, waits for it, and closes the
 // database. It is idempotent; calls after the first return the first
 // result.
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
-		db.seen.stop()
+		db.commit.stop()
 		var errs []error
 		if db.r != nil {
 			errs = append(errs, db.r.Close())
@@ -253,34 +254,8 @@ var errClosed = ocppd.Errorf(ocppd.EUNAVAILABLE, "store is closed")
 
 // opened returns errClosed unless the database is open.
 func (db *DB) opened() error {
-	if db.w == nil || db.seen.isClosed() {
+	if db.w == nil || db.commit.isClosed() {
 		return errClosed
-	}
-	return nil
-}
-
-// write runs fn in a write transaction (BEGIN IMMEDIATE) and commits it.
-// Errors are translated with op as context.
-func (db *DB) write(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
-	if err := db.opened(); err != nil {
-		return err
-	}
-	return db.tx(ctx, op, fn)
-}
-
-// tx is write without the check that the store is open: Close uses it to
-// flush the last MarkSeen batch.
-func (db *DB) tx(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
-	tx, err := db.w.BeginTx(ctx, nil)
-	if err != nil {
-		return translate(op, err)
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return translate(op, err)
-	}
-	if err := tx.Commit(); err != nil {
-		return translate(op, err)
 	}
 	return nil
 }

@@ -490,3 +490,51 @@ func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSuffix(string(p), "\n"))
 	return len(p), nil
 }
+
+// TestGroupCommitIsolatesFailures runs many writes at once so that they
+// share transactions: the ones that fail leave no trace, the others are all
+// committed.
+func TestGroupCommitIsolatesFailures(t *testing.T) {
+	ctx := context.Background()
+	db := openTemp(t)
+	if err := db.AddChargePoints(ctx, []ocppd.ChargePoint{{ID: "TAKEN", Registration: ocppd.RegistrationAccepted}}); err != nil {
+		t.Fatal(err)
+	}
+	const n = 100
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			cps := []ocppd.ChargePoint{{ID: fmt.Sprintf("NEW%03d", i), Registration: ocppd.RegistrationAccepted}}
+			if i%2 == 1 {
+				// Fails on its second row: the first must be undone.
+				cps = append(cps, ocppd.ChargePoint{ID: "TAKEN", Registration: ocppd.RegistrationAccepted})
+			}
+			errs[i] = db.AddChargePoints(ctx, cps)
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		want := ""
+		if i%2 == 1 {
+			want = ocppd.ECONFLICT
+		}
+		if got := ocppd.ErrorCode(err); got != want {
+			t.Errorf("add #%d: code %q (%v), want %q", i, got, err, want)
+		}
+	}
+	got, err := db.ListChargePoints(ctx, store.ListOptions{Prefix: "NEW"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != n/2 {
+		t.Fatalf("%d stations NEW*, want %d", len(got), n/2)
+	}
+	for _, cp := range got {
+		var i int
+		fmt.Sscanf(cp.ID, "NEW%03d", &i)
+		if i%2 == 1 {
+			t.Errorf("%s was written by a failed add", cp.ID)
+		}
+	}
+}

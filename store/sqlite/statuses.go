@@ -14,7 +14,7 @@ import (
 // the station while offline and delivered late). ENOTFOUND for an unknown
 // station.
 func (db *DB) AddStatus(ctx context.Context, ev ocppd.StatusEvent) error {
-	return db.write(ctx, "add status", func(tx *sql.Tx) error {
+	return db.write(ctx, "add status", func(ctx context.Context, tx *sql.Tx) error {
 		ts, recv := ms(ev.Timestamp), ms(ev.ReceivedAt)
 		_, err := tx.ExecContext(ctx, `INSERT INTO status_history
 			(charge_point_id, evse, connector, status, error_code, info, timestamp, received_at)
