@@ -96,3 +96,31 @@ func BenchmarkGetChargePoint(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkAddStatusParallel is StatusNotifications handled by many
+// workers at once, which share commits.
+func BenchmarkAddStatusParallel(b *testing.B) {
+	db, ids := benchDB(b, 1000)
+	var n atomic.Int64
+	start := time.Now()
+	b.SetParallelism(50)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		ctx := context.Background()
+		for pb.Next() {
+			i := n.Add(1)
+			ev := ocppd.StatusEvent{
+				ChargePointID: ids[i%int64(len(ids))],
+				EVSE:          1,
+				Connector:     1 + int(i%2),
+				Status:        "Occupied",
+				Timestamp:     start.Add(time.Duration(i) * time.Millisecond),
+				ReceivedAt:    start.Add(time.Duration(i) * time.Millisecond),
+			}
+			if err := db.AddStatus(ctx, ev); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}

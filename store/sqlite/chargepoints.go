@@ -65,7 +65,7 @@ func (db *DB) AddChargePoints(ctx context.Context, cps []ocppd.ChargePoint) erro
 		}
 		defer stmt.Close()
 		for _, cp := range cps {
-			_, err := stmt.ExecContext(ctx, cp.ID, string(cp.Registration), ms(cp.RegisteredAt), cp.Online,
+			_, err := stmt.ExecContext(ctx, cp.ID, string(cp.Registration), ms(db.orNow(cp.RegisteredAt)), cp.Online,
 				cp.Protocol, cp.GatewayID, cp.SessionID, cp.RemoteAddr, msOrNull(cp.ConnectedAt), msOrNull(cp.LastSeen))
 			if isConstraint(err, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY) {
 				return ocppd.Errorf(ocppd.ECONFLICT, "charge point %q already exists", cp.ID)

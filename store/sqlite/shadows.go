@@ -67,7 +67,7 @@ func (db *DB) PutShadow(ctx context.Context, id string, doc json.RawMessage, exp
 			VALUES (?, ?, ?, ?)
 			ON CONFLICT (charge_point_id) DO UPDATE
 			SET document = excluded.document, version = excluded.version, updated_at = excluded.updated_at`,
-			id, string(doc), expect+1, ms(at))
+			id, string(doc), expect+1, ms(db.orNow(at)))
 		return err
 	})
 }

@@ -8,7 +8,8 @@
 // writer or each other. Write transactions begin IMMEDIATE, so another
 // process writing to the same file (the CLI while the server runs) makes
 // this one wait up to the busy timeout instead of failing half-way; past
-// that the error is EUNAVAILABLE.
+// that the error is EUNAVAILABLE. Times are stored as Unix milliseconds
+// and returned in UTC.
 //
 // Writes are group-committed: concurrent writes are collected while the
 // previous batch is being committed and then committed together in one
@@ -56,12 +57,15 @@ const (
 
 // Options configure a DB. The zero value of every field but Path is usable.
 type Options struct {
-	// Path is the database file. Its parent directory is created if
-	// missing. The CLI passes filepath.Join(dataDir, "ocppd.db").
+	// Path is the database file (not ":memory:": the store opens several
+	// connections). Its parent directory is created if missing. The CLI
+	// passes filepath.Join(dataDir, "ocppd.db").
 	Path string
 	// Logger receives migration and error logs; nil discards them.
 	Logger *slog.Logger
-	// Now returns the current time; time.Now if nil.
+	// Now returns the current time; time.Now if nil. It stands in for the
+	// server-side times a caller leaves zero: a station's RegisteredAt, a
+	// status event's ReceivedAt, a shadow's update time.
 	Now func() time.Time
 }
 
@@ -234,6 +238,13 @@ func migrate(ctx context.Context, w *sql.DB, log *slog.Logger) error {
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
 		db.commit.stop()
+		if db.w != nil {
+			// Refresh the query planner's statistics where they drifted,
+			// as SQLite recommends before closing a connection.
+			if _, err := db.w.Exec("PRAGMA optimize"); err != nil {
+				db.log.Warn("optimize", "err", err)
+			}
+		}
 		var errs []error
 		if db.r != nil {
 			errs = append(errs, db.r.Close())
@@ -299,6 +310,14 @@ func msOrNull(t time.Time) sql.NullInt64 {
 		return sql.NullInt64{}
 	}
 	return sql.NullInt64{Int64: t.UnixMilli(), Valid: true}
+}
+
+// orNow returns t, or the current time if t is zero.
+func (db *DB) orNow(t time.Time) time.Time {
+	if t.IsZero() {
+		return db.opts.Now()
+	}
+	return t
 }
 
 // fromMS converts a stored time back, in UTC.

@@ -538,3 +538,34 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 		}
 	}
 }
+
+func TestZeroServerTimesDefaultToNow(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2025, 7, 1, 12, 0, 0, 0, time.UTC)
+	db := New(Options{Path: filepath.Join(t.TempDir(), "ocppd.db"), Now: func() time.Time { return now }})
+	if err := db.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.AddChargePoints(ctx, []ocppd.ChargePoint{{ID: "A", Registration: ocppd.RegistrationAccepted}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.PutShadow(ctx, "A", []byte(`{}`), 0, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.AddStatus(ctx, ocppd.StatusEvent{ChargePointID: "A", Status: "Available"}); err != nil {
+		t.Fatal(err)
+	}
+	cp, err := db.GetChargePoint(ctx, "A")
+	if err != nil || !cp.RegisteredAt.Equal(now) {
+		t.Errorf("RegisteredAt = %v, %v; want %v", cp.RegisteredAt, err, now)
+	}
+	rec, err := db.GetShadow(ctx, "A")
+	if err != nil || !rec.UpdatedAt.Equal(now) {
+		t.Errorf("shadow UpdatedAt = %v, %v; want %v", rec.UpdatedAt, err, now)
+	}
+	hist, err := db.StatusHistory(ctx, "A", 1)
+	if err != nil || len(hist) != 1 || !hist[0].ReceivedAt.Equal(now) || !hist[0].Timestamp.IsZero() {
+		t.Errorf("history = %+v, %v; want ReceivedAt %v and a zero Timestamp", hist, err, now)
+	}
+}

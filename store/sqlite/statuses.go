@@ -15,7 +15,7 @@ import (
 // station.
 func (db *DB) AddStatus(ctx context.Context, ev ocppd.StatusEvent) error {
 	return db.write(ctx, "add status", func(ctx context.Context, tx *sql.Tx) error {
-		ts, recv := ms(ev.Timestamp), ms(ev.ReceivedAt)
+		ts, recv := ms(ev.Timestamp), ms(db.orNow(ev.ReceivedAt))
 		_, err := tx.ExecContext(ctx, `INSERT INTO status_history
 			(charge_point_id, evse, connector, status, error_code, info, timestamp, received_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
