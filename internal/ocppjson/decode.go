@@ -298,13 +298,19 @@ func (d *Decoder) Missing(field string) error {
 func (d *Decoder) rawString() ([]byte, error) {
 	d.pos++ // opening quote
 	start := d.pos
+	hi := false
 	for d.pos < len(d.buf) {
 		c := d.buf[d.pos]
 		switch {
 		case c == '"':
 			s := d.buf[start:d.pos]
 			d.pos++
+			if hi && !utf8.Valid(s) {
+				s = d.fixUTF8(s)
+			}
 			return s, nil
+		case c >= utf8.RuneSelf:
+			hi = true
 		case c == '\\':
 			return d.unescape(start)
 		case c < 0x20:
@@ -322,6 +328,9 @@ func (d *Decoder) unescape(start int) ([]byte, error) {
 		switch {
 		case c == '"':
 			d.pos++
+			if !utf8.Valid(out) {
+				out = d.fixUTF8(out)
+			}
 			d.scratch = out
 			return out, nil
 		case c < 0x20:
@@ -380,6 +389,23 @@ func (d *Decoder) unescape(start int) ([]byte, error) {
 		}
 	}
 	return nil, d.syntax("unterminated string")
+}
+
+// fixUTF8 replaces each invalid UTF-8 byte of b by U+FFFD, as
+// encoding/json does, so that what is decoded is what would be encoded.
+func (d *Decoder) fixUTF8(b []byte) []byte {
+	out := make([]byte, 0, len(b)+8)
+	for i := 0; i < len(b); {
+		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && size == 1 {
+			out = append(out, "\uFFFD"...)
+		} else {
+			out = append(out, b[i:i+size]...)
+		}
+		i += size
+	}
+	d.scratch = out
+	return out
 }
 
 func (d *Decoder) hex4() (rune, bool) {

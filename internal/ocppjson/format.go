@@ -89,6 +89,11 @@ func ParseTime(b []byte) (time.Time, string) {
 	t := time.Date(year, time.Month(mo), dd, hh, mi, ss, nsec, time.UTC)
 	if offset != 0 {
 		t = t.Add(-time.Duration(offset) * time.Second)
+		if y := t.Year(); y < 0 || y > 9999 {
+			// In UTC the instant falls outside the years RFC 3339 can
+			// write; refused although the schema's pattern allows it.
+			return time.Time{}, "date-time out of range in UTC"
+		}
 	}
 	return t, ""
 }
