@@ -104,7 +104,7 @@ func New(opts Options) *DB {
 // still consistent, and still safe against an application crash, but the
 // last transactions could roll back after a power loss — and ocppd
 // acknowledges OCPP messages only once they are stored. The cost of FULL,
-// one fsync per commit, is paid once per batch on the hot path (MarkSeen is
+// one fsync per commit, is shared by every write of a batch (writes are
 // group-committed).
 func dsn(path string, busyTimeout time.Duration, readOnly bool) string {
 	q := url.Values{}

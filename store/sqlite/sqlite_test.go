@@ -569,3 +569,24 @@ func TestZeroServerTimesDefaultToNow(t *testing.T) {
 		t.Errorf("history = %+v, %v; want ReceivedAt %v and a zero Timestamp", hist, err, now)
 	}
 }
+
+func TestPathWithSpecialCharacters(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "my data #1", "50% ?sure")
+	path := filepath.Join(dir, "ocppd.db")
+	db := New(Options{Path: path})
+	if err := db.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.AddChargePoints(ctx, []ocppd.ChargePoint{{ID: "A", Registration: ocppd.RegistrationAccepted}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Errorf("database file not where asked: %v", err)
+	}
+	entries, _ := os.ReadDir(filepath.Dir(dir))
+	if len(entries) != 1 {
+		t.Errorf("files next to the data directory: %v", entries)
+	}
+}
