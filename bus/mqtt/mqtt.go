@@ -422,7 +422,7 @@ func (c *Client) waitErr(ctx context.Context) error {
 		return bus.ErrClosed
 	}
 	if err := ctx.Err(); err != nil {
-		return ocppd.Errorf(ocppd.EUNAVAILABLE, "mqtt: not connected to the broker: %v", err)
+		return fmt.Errorf("%w: %w", ocppd.Errorf(ocppd.EUNAVAILABLE, "mqtt: not connected to the broker"), err)
 	}
 	return ocppd.Errorf(ocppd.EUNAVAILABLE, "mqtt: not connected to the broker")
 }

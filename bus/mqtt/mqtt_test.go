@@ -349,8 +349,8 @@ func TestPublishWhileDown(t *testing.T) {
 	if err == nil {
 		t.Fatal("Publish while the broker is unreachable returned nil")
 	}
-	if ocppd.ErrorCode(err) != ocppd.EUNAVAILABLE {
-		t.Errorf("error code %q (%v), want EUNAVAILABLE", ocppd.ErrorCode(err), err)
+	if ocppd.ErrorCode(err) != ocppd.EUNAVAILABLE || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("error %v (code %q), want EUNAVAILABLE wrapping context.DeadlineExceeded", err, ocppd.ErrorCode(err))
 	}
 	px.Resume()
 	bustest.WaitFor(t, "reconnection", pub.Connected)
