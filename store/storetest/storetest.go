@@ -38,8 +38,8 @@ import (
 
 // Run runs the conformance suite, one subtest per behaviour. open must
 // return a fresh, empty store for each call; it should register its own
-// cleanup (t.Cleanup) to close and remove it. Subtests also call Close
-// themselves, so Close must be idempotent.
+// cleanup (t.Cleanup) to close and remove it. One subtest closes the store
+// itself before that cleanup runs: Close must be idempotent.
 func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests := []struct {
 		name string
