@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ocppd/ocppd/ocpp"
 	"github.com/ocppd/ocppd/ocpp/message"
@@ -158,4 +159,12 @@ func TestCallErrorAnswers(t *testing.T) {
 			t.Errorf("%s %s: answer %s, want %s", tc.v, tc.frame, got, tc.want)
 		}
 	}
+}
+
+func mustTime(s string) time.Time {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		panic(err)
+	}
+	return t
 }

@@ -8,7 +8,7 @@ import (
 
 // transactionEvent is a typical ~350-byte TransactionEvent Updated request
 // with two sampled values.
-const transactionEvent = `{"eventType":"Updated","timestamp":"2025-01-31T13:45:00.123Z","triggerReason":"MeterValuePeriodic","seqNo":12,"transactionInfo":{"transactionId":"tx-0001","chargingState":"Charging"},"evse":{"id":1,"connectorId":1},"meterValue":[{"timestamp":"2025-01-31T13:45:00Z","sampledValue":[{"value":12345.6,"measurand":"Energy.Active.Import.Register"},{"value":7200,"measurand":"Power.Active.Import"}]}]}`
+const transactionEvent = `{"eventType":"Updated","timestamp":"2025-01-31T13:45:00.123Z","offline":false,"triggerReason":"MeterValuePeriodic","seqNo":12,"transactionInfo":{"transactionId":"tx-0001","chargingState":"Charging"},"meterValue":[{"timestamp":"2025-01-31T13:45:00Z","sampledValue":[{"value":12345.6,"measurand":"Energy.Active.Import.Register"},{"value":7200,"measurand":"Power.Active.Import"}]}]}`
 
 // BenchmarkDecodeTransactionEvent measures decode + validate of a
 // TransactionEvent request.
