@@ -1,0 +1,149 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/ocppd/ocppd/ocpp"
+	"github.com/ocppd/ocppd/sim"
+)
+
+const simSummary = `Simulate one charge point, like the seed's simulate.py: connect to
+<url>/<cp-id>, send BootNotification, report connector 1 Available, then
+send Heartbeat at the interval the CSMS returns, until interrupted. Every
+frame is logged to stderr. A lost connection is re-established with
+backoff; a refusal (close 1008 or 1002) ends the command with an error.
+
+example: ocppd sim --url ws://localhost:8080 --cp-id CP1 --ocpp 1.6`
+
+// simCommand runs `ocppd sim`. It returns nil when ctx ends (SIGINT or
+// SIGTERM) and the *sim.CloseError when the server refuses the station,
+// so that its text ("1008 (policy violation) Charge Point CP2 not
+// registered") is what the user reads.
+func simCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("sim [flags]", simSummary, stderr)
+	url := fs.String("url", "", "CSMS WebSocket base URL, e.g. ws://localhost:8080 or wss://host/ocpp (required)")
+	id := fs.String("cp-id", sim.DefaultID, "charge point id, appended to --url as the last path segment")
+	serial := fs.String("cp-serial", sim.DefaultSerial, "serial number sent in BootNotification")
+	model := fs.String("cp-model", sim.DefaultModel, "model sent in BootNotification")
+	firmware := fs.String("cp-version", sim.DefaultFirmwareVersion, "firmware version sent in BootNotification")
+	vendor := fs.String("cp-vendor", sim.DefaultVendor, "vendor sent in BootNotification (OCPP 1.6 allows 20 characters; longer is cut)")
+	version := fs.String("ocpp", "2.0.1", "OCPP version: 2.0.1, 1.6 or 2.1")
+	var heartbeat time.Duration
+	secondsVar(fs, &heartbeat, "heartbeat", 0, "heartbeat interval in seconds or as a duration (30s); 0 uses the interval the CSMS returns")
+	o, err := loadFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(o.args) > 0 {
+		return usageErrorf("sim: unexpected argument %q", o.args[0])
+	}
+	if *url == "" {
+		return usageErrorf("sim: --url is required, e.g. --url ws://localhost:8080")
+	}
+	v, err := ocpp.ParseVersion(*version)
+	if err != nil {
+		return usageErrorf("sim: --ocpp: %v", err)
+	}
+
+	st := sim.New(sim.Options{
+		URL:               *url,
+		ID:                *id,
+		Version:           v,
+		Serial:            *serial,
+		Model:             *model,
+		FirmwareVersion:   *firmware,
+		Vendor:            *vendor,
+		Logger:            slog.New(newSimLogHandler(stderr, slog.LevelInfo)),
+		HeartbeatInterval: heartbeat,
+	})
+	defer st.Close()
+	err = st.Run(ctx)
+	var ce *sim.CloseError
+	if errors.As(err, &ce) {
+		return ce
+	}
+	return err
+}
+
+// simLogHandler prints one line per record in the seed simulator's style,
+// "LEVEL: message key=value…", e.g.
+//
+//	INFO: CP1: send [2,"0678cb2a-…","BootNotification",{…}]
+type simLogHandler struct {
+	mu    *sync.Mutex
+	w     io.Writer
+	level slog.Leveler
+	attrs []byte // preformatted " key=value" pairs from WithAttrs
+	group string
+}
+
+func newSimLogHandler(w io.Writer, level slog.Leveler) *simLogHandler {
+	return &simLogHandler{mu: &sync.Mutex{}, w: w, level: level}
+}
+
+// Enabled implements slog.Handler.
+func (h *simLogHandler) Enabled(_ context.Context, l slog.Level) bool {
+	return l >= h.level.Level()
+}
+
+// Handle implements slog.Handler.
+func (h *simLogHandler) Handle(_ context.Context, r slog.Record) error {
+	var b bytes.Buffer
+	b.WriteString(r.Level.String())
+	b.WriteString(": ")
+	b.WriteString(r.Message)
+	b.Write(h.attrs)
+	r.Attrs(func(a slog.Attr) bool {
+		h.appendAttr(&b, a)
+		return true
+	})
+	b.WriteByte('\n')
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	_, err := h.w.Write(b.Bytes())
+	return err
+}
+
+func (h *simLogHandler) appendAttr(b *bytes.Buffer, a slog.Attr) {
+	a.Value = a.Value.Resolve()
+	if a.Equal(slog.Attr{}) {
+		return
+	}
+	key := a.Key
+	if h.group != "" {
+		key = h.group + "." + key
+	}
+	fmt.Fprintf(b, " %s=%v", key, a.Value)
+}
+
+// WithAttrs implements slog.Handler.
+func (h *simLogHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	h2 := *h
+	var b bytes.Buffer
+	b.Write(h.attrs)
+	for _, a := range attrs {
+		h.appendAttr(&b, a)
+	}
+	h2.attrs = b.Bytes()
+	return &h2
+}
+
+// WithGroup implements slog.Handler.
+func (h *simLogHandler) WithGroup(name string) slog.Handler {
+	if name == "" {
+		return h
+	}
+	h2 := *h
+	if h2.group != "" {
+		name = h2.group + "." + name
+	}
+	h2.group = name
+	return &h2
+}
