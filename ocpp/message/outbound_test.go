@@ -1,6 +1,7 @@
 package message_test
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -26,18 +27,14 @@ func TestOutboundValidateMatchesSchema(t *testing.T) {
 				defs, _ := o.doc["definitions"].(map[string]any)
 				s := &synth{defs: defs, all: true, single: true}
 				example := canon(t, s.object(o.doc, 0))
-				fresh := func() any {
-					msg, err := decode(ver.v, o, example, ocpp.DecodeOptions{})
-					if err != nil {
-						t.Fatalf("%s: %v", o.action, err)
-					}
-					return msg
+				msg, err := decode(ver.v, o, example, ocpp.DecodeOptions{})
+				if err != nil {
+					t.Fatalf("%s: %v", o.action, err)
 				}
-				n := len(sites(reflect.ValueOf(fresh()).Elem(), ""))
-				for i := 0; i < n; i++ {
+				for _, site := range sites(s, o.doc, reflect.ValueOf(msg).Elem(), "") {
+					saved := reflect.New(site.v.Type()).Elem()
+					saved.Set(site.v)
 					for j := 0; ; j++ {
-						msg := fresh()
-						site := sites(reflect.ValueOf(msg).Elem(), "")[i]
 						what, ok := site.mutate(j)
 						if !ok {
 							break
@@ -55,7 +52,11 @@ func TestOutboundValidateMatchesSchema(t *testing.T) {
 						if ours != nil {
 							rejected++
 						}
+						site.v.Set(saved) // each mutation breaks one field only
 					}
+				}
+				if err := message.Validate(ver.v, msg); err != nil {
+					t.Fatalf("%s: message not restored: %v", o.action, err)
 				}
 			}
 			t.Logf("OCPP %s: %d outbound mutations, %d rejected, all as the official schemas decide", ver.name, checked, rejected)
@@ -64,33 +65,48 @@ func TestOutboundValidateMatchesSchema(t *testing.T) {
 }
 
 type site struct {
-	path string
-	v    reflect.Value
+	path     string
+	v        reflect.Value
+	maxItems int // of a slice, from the schema; 0 when unbounded
 }
 
 var timeType = reflect.TypeOf(time.Time{})
 
-// sites lists the settable fields reachable from v (a struct), following
-// non-nil pointers and the first element of slices.
-func sites(v reflect.Value, path string) []site {
+// sites lists the settable fields reachable from v (a struct, an instance
+// of the schema sch), following non-nil pointers and the first element of
+// slices.
+func sites(syn *synth, sch map[string]any, v reflect.Value, path string) []site {
+	sch = syn.resolve(sch)
+	props, _ := sch["properties"].(map[string]any)
 	var out []site
 	for i := 0; i < v.NumField(); i++ {
 		f := v.Field(i)
-		name := path + "." + v.Type().Field(i).Name
-		if v.Type().Field(i).Name == "Extra" || f.Type() == timeType {
+		sf := v.Type().Field(i)
+		name := path + "." + sf.Name
+		if sf.Name == "Extra" || f.Type() == timeType {
 			continue
 		}
-		out = append(out, site{name, f})
+		js := strings.Split(sf.Tag.Get("json"), ",")[0]
+		fs, _ := props[js].(map[string]any)
+		if fs == nil {
+			panic("no schema for " + name)
+		}
+		fs = syn.resolve(fs)
+		st := site{path: name, v: f}
+		if m, ok := num(fs["maxItems"]); ok {
+			st.maxItems = int(m)
+		}
+		out = append(out, st)
 		switch f.Kind() {
 		case reflect.Pointer:
 			if !f.IsNil() && f.Elem().Kind() == reflect.Struct {
-				out = append(out, sites(f.Elem(), name)...)
+				out = append(out, sites(syn, fs, f.Elem(), name)...)
 			}
 		case reflect.Struct:
-			out = append(out, sites(f, name)...)
+			out = append(out, sites(syn, fs, f, name)...)
 		case reflect.Slice:
 			if f.Len() > 0 && f.Index(0).Kind() == reflect.Struct && f.Index(0).Type() != timeType {
-				out = append(out, sites(f.Index(0), name+"[0]")...)
+				out = append(out, sites(syn, fs["items"].(map[string]any), f.Index(0), name+"[0]")...)
 			}
 		}
 	}
@@ -134,16 +150,18 @@ func (s site) mutate(j int) (string, bool) {
 		case 0:
 			v.Set(reflect.Zero(v.Type()))
 			return "nil slice", true
-		case 1:
-			if v.Len() == 0 || v.Type().Elem().Kind() == reflect.Uint8 {
+		case 1, 2:
+			// At the limit (valid) and one past it.
+			if v.Len() == 0 || v.Type().Elem().Kind() == reflect.Uint8 || s.maxItems == 0 {
 				return "", false
 			}
-			long := reflect.MakeSlice(v.Type(), 0, 1100)
-			for range 1100 {
+			n := s.maxItems + j - 1
+			long := reflect.MakeSlice(v.Type(), 0, n)
+			for range n {
 				long = reflect.Append(long, v.Index(0))
 			}
 			v.Set(long)
-			return "1100 items", true
+			return fmt.Sprintf("%d items", n), true
 		}
 	}
 	return "", false
