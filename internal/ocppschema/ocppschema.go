@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"time"
 )
 
 // Files names the schema bundle of each OCPP version inside the package.
@@ -56,6 +57,16 @@ func Dir(install bool) (string, error) {
 	if !install {
 		return "", fmt.Errorf("schemas not installed in %s", dir)
 	}
+	// Test binaries of several packages may get here at once: one installs,
+	// the others wait for it.
+	unlock, err := lock(filepath.Join(root, "tools/schemas/.install.lock"))
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
+	if _, err := os.Stat(filepath.Join(dir, Files["2.0.1"])); err == nil {
+		return dir, nil
+	}
 	cmd := exec.Command("npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--prefix", filepath.Join(root, "tools/schemas"))
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -87,4 +98,28 @@ func Load(version string, install bool) ([]json.RawMessage, error) {
 		return nil, fmt.Errorf("load schemas %s: %w", name, err)
 	}
 	return list, nil
+}
+
+// lock takes an exclusive lock file, waiting up to five minutes for
+// another holder; a lock older than that is taken as abandoned.
+func lock(path string) (func(), error) {
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+		if err == nil {
+			f.Close()
+			return func() { os.Remove(path) }, nil
+		}
+		if !errors.Is(err, os.ErrExist) {
+			return nil, fmt.Errorf("lock schema install: %w", err)
+		}
+		if fi, err := os.Stat(path); err == nil && time.Since(fi.ModTime()) > 5*time.Minute {
+			os.Remove(path)
+			continue
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("lock schema install: %s is held too long", path)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
