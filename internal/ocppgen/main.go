@@ -662,7 +662,7 @@ func emitEncode(b *bytes.Buffer, t *goType) {
 		w("\tif %s {\n\t\t%s\t\t%s\n\t}\n", cond, key, appendValue(s, val))
 	}
 	if t.open {
-		w("\tfor _, k := range slices.Sorted(maps.Keys(m.Extra)) {\n\t\tb = ocppjson.AppendKey(b, len(b) == s, k)\n\t\tb = append(b, m.Extra[k]...)\n\t}\n")
+		w("\tfor _, k := range slices.Sorted(maps.Keys(m.Extra)) {\n\t\tb = ocppjson.AppendAnyKey(b, len(b) == s, k)\n\t\tb = append(b, m.Extra[k]...)\n\t}\n")
 	}
 	w("\treturn append(b, '}')\n}\n\n")
 	w("// MarshalJSON encodes m as its OCPP JSON payload; date-times in UTC.\n")

@@ -19,6 +19,16 @@ func AppendKey(b []byte, first bool, name string) []byte {
 	return append(b, '"', ':')
 }
 
+// AppendAnyKey is AppendKey for a name that may need escaping (the
+// extension properties of open types).
+func AppendAnyKey(b []byte, first bool, name string) []byte {
+	if !first {
+		b = append(b, ',')
+	}
+	b = ocpp.AppendString(b, name)
+	return append(b, ':')
+}
+
 // AppendString appends s as a JSON string.
 func AppendString(b []byte, s string) []byte { return ocpp.AppendString(b, s) }
 

@@ -15723,7 +15723,7 @@ func (m *CustomDataType) appendJSON(b []byte) []byte {
 	b = ocppjson.AppendKey(b, len(b) == s, "vendorId")
 	b = ocppjson.AppendString(b, m.VendorID)
 	for _, k := range slices.Sorted(maps.Keys(m.Extra)) {
-		b = ocppjson.AppendKey(b, len(b) == s, k)
+		b = ocppjson.AppendAnyKey(b, len(b) == s, k)
 		b = append(b, m.Extra[k]...)
 	}
 	return append(b, '}')
