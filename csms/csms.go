@@ -1,0 +1,253 @@
+// Package csms is the charging station management logic behind the bus: it
+// consumes the frames stations send ({cp}/in, as a shared subscription so
+// that several workers split the load), decodes and validates them per OCPP
+// version, stores what they report, and only then publishes the answer on
+// {cp}/out. It also consumes the gateways' lifecycle events to keep each
+// station's online state.
+//
+// The service is stateless between messages: everything that must survive
+// lives in the store, so any worker can handle any message. Messages of one
+// station are handled in order (they are sharded by station id onto a fixed
+// set of worker goroutines); different stations proceed in parallel.
+package csms
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/ocppd/ocppd"
+	"github.com/ocppd/ocppd/bus"
+	"github.com/ocppd/ocppd/ocpp"
+	"github.com/ocppd/ocppd/store"
+)
+
+// Options configures a Service. Zero values take the defaults noted.
+type Options struct {
+	Bus    bus.Bus
+	Topics bus.Topics
+	Store  store.Store
+	// Group is the shared-subscription group of the CSMS workers; every
+	// worker process of a cluster uses the same group. Default "csms".
+	Group string
+	// HeartbeatInterval is the interval returned in an accepted
+	// BootNotification. Default 300 s.
+	HeartbeatInterval time.Duration
+	// RetryInterval is the interval returned to Pending and Rejected
+	// stations: when to boot again. Default 60 s.
+	RetryInterval time.Duration
+	// Workers is the number of worker goroutines; a station's messages
+	// always go to the same one. Default 64.
+	Workers int
+	// QueueSize bounds each worker's queue; a full queue makes the bus
+	// handler wait (back-pressure to the publisher). Default 256.
+	QueueSize int
+	Logger    *slog.Logger
+	Now       func() time.Time
+}
+
+// Service is the CSMS.
+type Service struct {
+	opts   Options
+	log    *slog.Logger
+	seed   maphash.Seed
+	queues []chan bus.Message
+	subs   []bus.Subscription
+
+	mu      sync.RWMutex // guards started, closed and sends on queues
+	started bool
+	closed  bool
+	wg      sync.WaitGroup
+}
+
+// New returns a Service; Start subscribes and starts the workers.
+func New(opts Options) *Service {
+	if opts.Group == "" {
+		opts.Group = "csms"
+	}
+	if opts.HeartbeatInterval <= 0 {
+		opts.HeartbeatInterval = 300 * time.Second
+	}
+	if opts.RetryInterval <= 0 {
+		opts.RetryInterval = 60 * time.Second
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = 64
+	}
+	if opts.QueueSize <= 0 {
+		opts.QueueSize = 256
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Service{opts: opts, log: opts.Logger, seed: maphash.MakeSeed()}
+}
+
+// Start starts the workers and subscribes to the stations' frames and the
+// lifecycle events.
+func (s *Service) Start(ctx context.Context) error {
+	s.mu.Lock()
+	if s.started || s.closed {
+		s.mu.Unlock()
+		return errors.New("csms: already started or closed")
+	}
+	s.started = true
+	s.queues = make([]chan bus.Message, s.opts.Workers)
+	for i := range s.queues {
+		q := make(chan bus.Message, s.opts.QueueSize)
+		s.queues[i] = q
+		s.wg.Add(1)
+		go s.work(q)
+	}
+	s.mu.Unlock()
+	for _, filter := range []string{s.opts.Topics.AllIn(), s.opts.Topics.AllLifecycle()} {
+		sub, err := s.opts.Bus.Subscribe(ctx, bus.Shared(s.opts.Group, filter), s.enqueue)
+		if err != nil {
+			_ = s.Close()
+			return fmt.Errorf("csms: subscribe %s: %w", filter, err)
+		}
+		s.subs = append(s.subs, sub)
+	}
+	return nil
+}
+
+// Close unsubscribes, lets the workers finish what they hold and waits for
+// them. It is idempotent.
+func (s *Service) Close() error {
+	// Unsubscribe without holding the lock: a bus handler may be waiting
+	// for it on the publisher's goroutine.
+	for _, sub := range s.subs {
+		_ = sub.Unsubscribe(context.Background())
+	}
+	s.mu.Lock()
+	if !s.closed {
+		s.closed = true
+		for _, q := range s.queues {
+			close(q)
+		}
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+	return nil
+}
+
+// enqueue is the bus handler. It may run on the publisher's goroutine, so
+// it only copies the message onto the station's worker queue.
+func (s *Service) enqueue(m bus.Message) {
+	cp, ok := s.opts.Topics.StationOf(m.Topic)
+	if !ok {
+		return
+	}
+	m.Payload = append([]byte(nil), m.Payload...)
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return // not acknowledged: the station will send it again
+	}
+	s.queues[maphash.String(s.seed, cp)%uint64(len(s.queues))] <- m
+}
+
+func (s *Service) work(q <-chan bus.Message) {
+	defer s.wg.Done()
+	for m := range q {
+		s.handle(m)
+	}
+}
+
+func (s *Service) handle(m bus.Message) {
+	cp, _ := s.opts.Topics.StationOf(m.Topic)
+	if m.Topic == s.opts.Topics.Lifecycle(cp) {
+		s.lifecycle(cp, m)
+		return
+	}
+	ctx := context.Background()
+	log := s.log.With("cp", cp)
+	v, err := ocpp.ParseVersion(m.Prop(bus.PropVersion))
+	if err != nil {
+		cpRec, gerr := s.opts.Store.GetChargePoint(ctx, cp)
+		if gerr != nil || cpRec.Protocol == "" {
+			log.Warn("dropping frame without a known OCPP version", "topic", m.Topic)
+			return
+		}
+		v = ocpp.Version(cpRec.Protocol)
+	}
+	f, ferr := ocpp.Parse(m.Payload)
+	if ferr != nil {
+		// The gateway answers malformed frames itself; anything else on
+		// the bus (an outside tool) gets the same answer here.
+		if out := ocpp.CallErrorFrame(v, ferr); out != nil {
+			s.reply(ctx, cp, v, m, out)
+		}
+		log.Warn("malformed frame on the bus", "err", ferr.Message)
+		return
+	}
+	switch f.Type {
+	case ocpp.Call:
+		s.call(ctx, log, cp, v, m, f)
+	case ocpp.CallResult, ocpp.CallError, ocpp.CallResultError:
+		// Answers to CSMS-initiated calls: consumed. (Command tracking
+		// stores them once commands exist.)
+		log.Debug("answer from station", "type", f.Type.String(), "id", f.ID)
+	case ocpp.Send:
+		log.Debug("SEND from station", "action", f.Action)
+	}
+}
+
+// call runs the handler of a CALL and publishes its answer. The handler
+// stores what it must before returning; only then is the answer sent.
+func (s *Service) call(ctx context.Context, log *slog.Logger, cp string, v ocpp.Version, m bus.Message, f ocpp.Frame) {
+	req := &Request{ChargePointID: cp, Version: v, Action: f.Action, MessageID: f.ID, Payload: f.Payload, Session: m.Prop(bus.PropSession), Received: s.opts.Now()}
+	resp, err := s.dispatch(ctx, req)
+	var out []byte
+	if err != nil {
+		kind, desc := errorKind(err)
+		if kind == ocpp.ErrInternal {
+			log.Error("handling call failed", "action", f.Action, "id", f.ID, "err", err)
+		} else {
+			log.Info("call refused", "action", f.Action, "id", f.ID, "err", err)
+		}
+		out = ocpp.AppendCallError(nil, f.ID, v.ErrorCode(kind), desc, nil)
+	} else {
+		out = ocpp.AppendCallResult(nil, f.ID, resp)
+	}
+	s.reply(ctx, cp, v, m, out)
+}
+
+func (s *Service) reply(ctx context.Context, cp string, v ocpp.Version, in bus.Message, frame []byte) {
+	err := s.opts.Bus.Publish(ctx, bus.Message{
+		Topic:   s.opts.Topics.Out(cp),
+		Payload: frame,
+		Props:   map[string]string{bus.PropVersion: string(v), bus.PropSession: in.Prop(bus.PropSession)},
+	})
+	if err != nil {
+		s.log.Error("publishing answer failed", "cp", cp, "err", err)
+	}
+}
+
+func (s *Service) lifecycle(cp string, m bus.Message) {
+	ev, err := bus.DecodeLifecycle(m.Payload)
+	if err != nil || ev.ChargePointID != cp {
+		s.log.Warn("malformed lifecycle event", "cp", cp, "err", err)
+		return
+	}
+	ctx := context.Background()
+	switch ev.Event {
+	case bus.EventConnected:
+		err = s.opts.Store.RecordConnected(ctx, store.Connection{
+			ChargePointID: cp, SessionID: ev.SessionID, GatewayID: ev.GatewayID,
+			Protocol: ev.Protocol, RemoteAddr: ev.RemoteAddr, At: ev.Time,
+		})
+	case bus.EventDisconnected:
+		err = s.opts.Store.RecordDisconnected(ctx, cp, ev.SessionID, ev.Time)
+	}
+	if err != nil && ocppd.ErrorCode(err) != ocppd.ENOTFOUND {
+		s.log.Error("recording lifecycle event failed", "cp", cp, "event", ev.Event, "err", err)
+	}
+}
