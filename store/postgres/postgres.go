@@ -146,7 +146,10 @@ func (db *DB) migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	defer sqlDB.Close()
 	p, err := goose.NewProvider(goose.DialectPostgres, sqlDB, fsys,
 		goose.WithDisableGlobalRegistry(true),
-		goose.WithSessionLocker(locker))
+		goose.WithSessionLocker(locker),
+		// Migration numbers are allotted in ranges per feature area, so a
+		// database may have seen a later range before an earlier one.
+		goose.WithAllowOutofOrder(true))
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}

@@ -206,7 +206,10 @@ func migrate(ctx context.Context, w *sql.DB, log *slog.Logger) error {
 		return fmt.Errorf("migrations: %w", err)
 	}
 	p, err := goose.NewProvider(goose.DialectSQLite3, w, fsys,
-		goose.WithDisableGlobalRegistry(true))
+		goose.WithDisableGlobalRegistry(true),
+		// Migration numbers are allotted in ranges per feature area, so a
+		// database may have seen a later range before an earlier one.
+		goose.WithAllowOutofOrder(true))
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
