@@ -28,23 +28,32 @@ type Request struct {
 type handlerFunc func(s *Service, ctx context.Context, r *Request) (json.RawMessage, error)
 
 // handlers maps version and action to handler. Actions missing here are
-// answered NotImplemented.
-var handlers = map[ocpp.Version]map[string]handlerFunc{
-	ocpp.V16: {
-		"BootNotification":   (*Service).bootNotification,
-		"Heartbeat":          (*Service).heartbeat,
-		"StatusNotification": (*Service).statusNotification16,
-	},
-	ocpp.V201: {
-		"BootNotification":   (*Service).bootNotification,
-		"Heartbeat":          (*Service).heartbeat,
-		"StatusNotification": (*Service).statusNotification2x,
-	},
-	ocpp.V21: {
-		"BootNotification":   (*Service).bootNotification,
-		"Heartbeat":          (*Service).heartbeat,
-		"StatusNotification": (*Service).statusNotification2x,
-	},
+// answered NotImplemented. Each file registers the actions it implements
+// with handle in an init function, so features live in their own files.
+var handlers = map[ocpp.Version]map[string]handlerFunc{}
+
+// handle registers h for action in each of the versions. Registering an
+// action twice is a programming error and panics.
+func handle(action string, h handlerFunc, versions ...ocpp.Version) {
+	for _, v := range versions {
+		if handlers[v] == nil {
+			handlers[v] = map[string]handlerFunc{}
+		}
+		if _, dup := handlers[v][action]; dup {
+			panic("csms: handler for " + string(v) + " " + action + " registered twice")
+		}
+		handlers[v][action] = h
+	}
+}
+
+// allVersions lists every version, for actions shared by all of them.
+var allVersions = []ocpp.Version{ocpp.V16, ocpp.V201, ocpp.V21}
+
+func init() {
+	handle("BootNotification", (*Service).bootNotification, allVersions...)
+	handle("Heartbeat", (*Service).heartbeat, allVersions...)
+	handle("StatusNotification", (*Service).statusNotification16, ocpp.V16)
+	handle("StatusNotification", (*Service).statusNotification2x, ocpp.V201, ocpp.V21)
 }
 
 func (s *Service) dispatch(ctx context.Context, r *Request) (json.RawMessage, error) {
