@@ -22,6 +22,8 @@ type Store interface {
 	ChargePoints
 	Shadows
 	Statuses
+	Commands // CSMS→station commands (store/commands.go)
+	Tokens
 	// Close flushes pending batched writes and releases the database.
 	// It is idempotent.
 	Close() error

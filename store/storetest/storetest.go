@@ -76,6 +76,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"StatusOlderDoesNotOverwrite", testStatusOlder},
 		{"StatusHistoryLimit", testStatusHistoryLimit},
 		{"StatusPerStation", testStatusPerStation},
+		{"Tokens", testTokens},
 		{"CloseIdempotent", testCloseIdempotent},
 	}
 	for _, tc := range tests {
