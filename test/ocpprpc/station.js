@@ -20,7 +20,7 @@ const now = () => new Date().toISOString();
 
 const scripts = {
   'ocpp1.6': [
-    ['BootNotification', { chargePointVendor: 'Acme Electrical Systems', chargePointModel: 'ABC 123 XYZ', chargePointSerialNumber: 'CP1234567890A01', firmwareVersion: '10.9.8.ABC' }],
+    ['BootNotification', { chargePointVendor: 'Acme Electrical', chargePointModel: 'ABC 123 XYZ', chargePointSerialNumber: 'CP1234567890A01', firmwareVersion: '10.9.8.ABC' }],
     ['Heartbeat', {}],
     ['StatusNotification', { connectorId: 1, errorCode: 'NoError', status: 'Available', timestamp: now() }],
   ],
