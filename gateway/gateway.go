@@ -48,6 +48,23 @@ type Registry interface {
 	Admit(ctx context.Context, id string, r *http.Request) error
 }
 
+// Authenticator is implemented by a Registry that checks a station's
+// credentials BEFORE the WebSocket upgrade, as OCPP security profiles 1
+// and 2 require of HTTP Basic authentication (1.6 security whitepaper and
+// 2.0.1 Part 2 A00.FR.202–207: a refused station gets an HTTP error, never
+// a 101). When the Registry implements it, ServeHTTP calls Authenticate
+// after the station id and the upgrade headers were checked and before
+// anything is upgraded; Admit still runs after the upgrade.
+//
+// Authenticate returns nil to let the upgrade proceed. Errors map to the
+// HTTP answer by their ocppd.ErrorCode: EUNAUTHORIZED → 401 with
+// "WWW-Authenticate: Basic", EFORBIDDEN → 403, ENOTFOUND → 404,
+// EUNAVAILABLE → 503, anything else → 500. The error text is logged, never
+// sent. r must not be retained; its body is empty.
+type Authenticator interface {
+	Authenticate(ctx context.Context, id string, r *http.Request) error
+}
+
 // Options configure a Gateway. Zero values select the defaults noted.
 type Options struct {
 	// Bus carries the frames and lifecycle events. Required.
@@ -86,6 +103,9 @@ type Options struct {
 	// HandshakeTimeout bounds writing the upgrade response and the
 	// Registry's Admit call. Default 10s.
 	HandshakeTimeout time.Duration
+	// Limits bound connections, handshake rates and malformed frames per
+	// source address and session; see Limits for the defaults.
+	Limits Limits
 	// Logger receives the gateway's logs, narrowed with .With("cp", id)
 	// per session. Default: slog.Default().
 	Logger *slog.Logger
@@ -123,6 +143,7 @@ const (
 	ReasonSlowPeer        = "too slow"
 	ReasonWriteFailed     = "write failed"
 	ReasonInternal        = "internal error"
+	ReasonTooManyInvalid  = "too many invalid messages"
 
 	RefusedInvalidID      = "invalid id"
 	RefusedNotUpgrade     = "not a websocket upgrade"
@@ -131,6 +152,12 @@ const (
 	RefusedNotRegistered  = "not registered"
 	RefusedAdmissionError = "admission error"
 	RefusedShutdown       = "shutting down"
+	RefusedUnauthorized   = "unauthorized"
+	RefusedForbidden      = "forbidden"
+	RefusedAuthError      = "authentication error"
+	RefusedRateLimited    = "rate limited"
+	RefusedTooManyConns   = "too many connections from address"
+	RefusedBusy           = "busy"
 )
 
 // WebSocket close codes used by the gateway (RFC 6455 §7.4.1).
@@ -154,6 +181,7 @@ var (
 	closeTextSlow                   = "too slow"
 	closeTextPingTimeout            = "ping timeout"
 	closeTextInternal               = "internal error"
+	closeTextTooManyInvalid         = "too many invalid messages"
 )
 
 // Gateway accepts charge point WebSocket connections and bridges them to
@@ -179,6 +207,7 @@ type Gateway struct {
 	shutdownOnce sync.Once
 
 	stats counters
+	limit *limiter
 }
 
 // New returns a gateway configured by opts. It does no I/O; mount it with
@@ -234,6 +263,7 @@ func New(opts Options) *Gateway {
 	}
 	g.ctx, g.cancel = context.WithCancel(context.Background())
 	g.stats.init()
+	g.limit = newLimiter(opts.Limits, g.mono())
 	h := &handler{g: g}
 	// gws negotiates a subprotocol by the server's order of preference
 	// (internal.GetIntersectionElem walks the server's list), but refuses
@@ -388,6 +418,15 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer g.wg.Done()
 
+	addr := sourceIP(r)
+	if v := g.limit.admit(addr, g.mono()); v.status != 0 {
+		g.stats.refuse(v.reason)
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, int((v.retryAfter+time.Second-1)/time.Second))))
+		http.Error(w, v.reason, v.status)
+		return
+	}
+	defer g.limit.release(addr)
+
 	id, err := StationID(r.URL)
 	if err != nil {
 		g.stats.refuse(RefusedInvalidID)
@@ -401,6 +440,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	log := g.log.With("cp", id)
+	if a, ok := g.opts.Registry.(Authenticator); ok && !g.authenticate(w, r, a, id, log) {
+		return
+	}
 	offered := r.Header.Values("Sec-WebSocket-Protocol")
 	v := Negotiate(offered)
 	if len(offered) > 1 {
@@ -451,6 +493,47 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.start() // on failure the session is already closing
 	conn.ReadLoop()
 	s.end()
+}
+
+// authenticate runs the Authenticator before the upgrade and answers a
+// refusal with the HTTP status of its error code; it reports whether the
+// upgrade may proceed.
+func (g *Gateway) authenticate(w http.ResponseWriter, r *http.Request, a Authenticator, id string, log *slog.Logger) bool {
+	ctx, cancel := context.WithTimeout(g.ctx, g.opts.HandshakeTimeout)
+	err := a.Authenticate(ctx, id, r)
+	cancel()
+	if err == nil {
+		return true
+	}
+	var status int
+	var reason string
+	switch ocppd.ErrorCode(err) {
+	case ocppd.EUNAUTHORIZED:
+		status, reason = http.StatusUnauthorized, RefusedUnauthorized
+		w.Header().Set("WWW-Authenticate", `Basic realm="ocppd", charset="UTF-8"`)
+	case ocppd.EFORBIDDEN:
+		status, reason = http.StatusForbidden, RefusedForbidden
+	case ocppd.ENOTFOUND:
+		status, reason = http.StatusNotFound, RefusedNotRegistered
+	case ocppd.EUNAVAILABLE:
+		status, reason = http.StatusServiceUnavailable, RefusedAuthError
+		w.Header().Set("Retry-After", "5")
+	default:
+		status, reason = http.StatusInternalServerError, RefusedAuthError
+	}
+	if g.ctx.Err() != nil {
+		status, reason = http.StatusServiceUnavailable, RefusedShutdown
+	}
+	g.stats.refuse(reason)
+	if status >= 500 {
+		log.Error("authentication failed", "err", err, "remote", r.RemoteAddr)
+	} else {
+		// A00.FR.323/408: a connection refused for a security reason is
+		// logged as a security event.
+		log.Warn("refused before upgrade", "reason", reason, "err", err, "remote", r.RemoteAddr)
+	}
+	http.Error(w, http.StatusText(status), status)
+	return false
 }
 
 // register makes s the session of its station, returning the session it

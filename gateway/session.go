@@ -39,8 +39,9 @@ type session struct {
 
 	// Set and read on the ServeHTTP goroutine only.
 	sub       bus.Subscription
-	announced bool  // the connected event was published
-	closeErr  error // what gws reported in OnClose
+	announced bool           // the connected event was published
+	closeErr  error          // what gws reported in OnClose
+	invalid   invalidCounter // malformed frames received (read path)
 
 	closed   atomic.Bool  // mirrors closing, for the read path
 	lastRecv atomic.Int64 // keepalive clock (ns) of the last frame received
@@ -325,6 +326,12 @@ func (s *session) handleFrame(data []byte) {
 		if resp := ocpp.CallErrorFrame(s.version, fe); resp != nil {
 			g.stats.callError(s.version.ErrorCode(fe.Kind))
 			s.send(gws.OpcodeText, resp)
+		}
+		lim := g.limit.l
+		if s.invalid.add(g.mono(), lim.InvalidFrameWindow, lim.MaxInvalidFrames) &&
+			s.close(ClosePolicyViolation, closeTextTooManyInvalid, ReasonTooManyInvalid) {
+			g.stats.abusive.Add(1)
+			s.log.Warn("too many malformed frames; disconnecting", "max", lim.MaxInvalidFrames, "window", lim.InvalidFrameWindow)
 		}
 		return
 	}

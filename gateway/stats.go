@@ -37,6 +37,9 @@ type Stats struct {
 	// SlowPeers counts stations disconnected because their write queue
 	// was full.
 	SlowPeers uint64
+	// Abusive counts sessions closed because they sent more malformed
+	// frames than Limits.MaxInvalidFrames allows.
+	Abusive uint64
 }
 
 // counters holds the live counters behind Stats.
@@ -45,6 +48,7 @@ type counters struct {
 	framesIn, framesInvalid, framesOut    atomic.Uint64
 	publishErrors, outInvalid, outDropped atomic.Uint64
 	callsDropped, callTimeouts, slowPeers atomic.Uint64
+	abusive                               atomic.Uint64
 
 	mu         sync.Mutex
 	refused    map[string]uint64
@@ -83,6 +87,7 @@ func (g *Gateway) Stats() Stats {
 		CallsDropped:  c.callsDropped.Load(),
 		CallTimeouts:  c.callTimeouts.Load(),
 		SlowPeers:     c.slowPeers.Load(),
+		Abusive:       c.abusive.Load(),
 	}
 	c.mu.Lock()
 	st.Refused = maps.Clone(c.refused)

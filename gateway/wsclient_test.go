@@ -56,6 +56,13 @@ const waitLimit = 10 * time.Second
 // is returned as resp with a nil client.
 func dialRaw(t testing.TB, addr, path string, protocols ...string) (*wsClient, *http.Response, error) {
 	t.Helper()
+	return dialHeader(t, addr, path, http.Header{"Sec-WebSocket-Protocol": protocols})
+}
+
+// dialHeader is dialRaw with any extra request header lines (each value
+// of h is one line, in order).
+func dialHeader(t testing.TB, addr, path string, h http.Header) (*wsClient, *http.Response, error) {
+	t.Helper()
 	conn, err := net.DialTimeout("tcp", addr, waitLimit)
 	if err != nil {
 		return nil, nil, err
@@ -65,8 +72,10 @@ func dialRaw(t testing.TB, addr, path string, protocols ...string) (*wsClient, *
 	var req strings.Builder
 	fmt.Fprintf(&req, "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n", path, addr)
 	fmt.Fprintf(&req, "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n", base64.StdEncoding.EncodeToString(key[:]))
-	for _, p := range protocols {
-		fmt.Fprintf(&req, "Sec-WebSocket-Protocol: %s\r\n", p)
+	for k, vs := range h {
+		for _, v := range vs {
+			fmt.Fprintf(&req, "%s: %s\r\n", k, v)
+		}
 	}
 	req.WriteString("\r\n")
 	_ = conn.SetDeadline(time.Now().Add(waitLimit))
