@@ -77,6 +77,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"StatusHistoryLimit", testStatusHistoryLimit},
 		{"StatusPerStation", testStatusPerStation},
 		{"Tokens", testTokens},
+		{"Commands", testCommands}, {"CommandsExpireConcurrent", testCommandsExpireConcurrent},
 		{"CloseIdempotent", testCloseIdempotent},
 	}
 	for _, tc := range tests {
