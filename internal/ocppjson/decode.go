@@ -144,7 +144,7 @@ func (d *Decoder) End() error {
 	if d.Err != nil {
 		return d.Err
 	}
-	if d.peek() != 0 {
+	if d.ws(); d.pos < len(d.buf) {
 		return d.syntax("unexpected data after the payload")
 	}
 	return nil
