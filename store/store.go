@@ -24,6 +24,7 @@ type Store interface {
 	Statuses
 	Commands // CSMS→station commands (store/commands.go)
 	Tokens
+	Rules // rules engine definitions and tables (store/rules.go)
 	// Close flushes pending batched writes and releases the database.
 	// It is idempotent.
 	Close() error

@@ -85,6 +85,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			tc.fn(t, open(t))
 		})
 	}
+	runRules(t, open) // store.Rules (rules.go)
 }
 
 // base is a fixed, millisecond-precise UTC instant the tests count from.
