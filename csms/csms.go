@@ -46,8 +46,20 @@ type Options struct {
 	// QueueSize bounds each worker's queue; a full queue makes the bus
 	// handler wait (back-pressure to the publisher). Default 256.
 	QueueSize int
-	Logger    *slog.Logger
-	Now       func() time.Time
+	// CommandTimeout is how long a station has to answer a command once
+	// it is sent. Default 60 s.
+	CommandTimeout time.Duration
+	// QueueTimeout is how long a command for an offline station stays
+	// queued before it times out. Default 24 h.
+	QueueTimeout time.Duration
+	// SweepInterval is how often this process times out commands past
+	// their deadline. Default 1 s.
+	SweepInterval time.Duration
+	// PollInterval is how often Wait re-reads a command that another
+	// process may finish. Default 250 ms.
+	PollInterval time.Duration
+	Logger       *slog.Logger
+	Now          func() time.Time
 }
 
 // Service is the CSMS.
@@ -61,7 +73,13 @@ type Service struct {
 	mu      sync.RWMutex // guards started, closed and sends on queues
 	started bool
 	closed  bool
+	cancel  context.CancelFunc // stops the sweeper
 	wg      sync.WaitGroup
+
+	metrics   metrics
+	waiters   waiters
+	obsMu     sync.RWMutex
+	observers map[string][]func(context.Context, Command) // by action; "" for all
 }
 
 // New returns a Service; Start subscribes and starts the workers.
@@ -81,6 +99,18 @@ func New(opts Options) *Service {
 	if opts.QueueSize <= 0 {
 		opts.QueueSize = 256
 	}
+	if opts.CommandTimeout <= 0 {
+		opts.CommandTimeout = 60 * time.Second
+	}
+	if opts.QueueTimeout <= 0 {
+		opts.QueueTimeout = 24 * time.Hour
+	}
+	if opts.SweepInterval <= 0 {
+		opts.SweepInterval = time.Second
+	}
+	if opts.PollInterval <= 0 {
+		opts.PollInterval = 250 * time.Millisecond
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
@@ -90,8 +120,8 @@ func New(opts Options) *Service {
 	return &Service{opts: opts, log: opts.Logger, seed: maphash.MakeSeed()}
 }
 
-// Start starts the workers and subscribes to the stations' frames and the
-// lifecycle events.
+// Start starts the workers and the command sweeper, and subscribes to the
+// stations' frames and the lifecycle events.
 func (s *Service) Start(ctx context.Context) error {
 	s.mu.Lock()
 	if s.started || s.closed {
@@ -106,6 +136,10 @@ func (s *Service) Start(ctx context.Context) error {
 		s.wg.Add(1)
 		go s.work(q)
 	}
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.cancel = cancel
+	s.wg.Add(1)
+	go s.sweep(sctx)
 	s.mu.Unlock()
 	for _, filter := range []string{s.opts.Topics.AllIn(), s.opts.Topics.AllLifecycle()} {
 		sub, err := s.opts.Bus.Subscribe(ctx, bus.Shared(s.opts.Group, filter), s.enqueue)
@@ -131,6 +165,9 @@ func (s *Service) Close() error {
 		s.closed = true
 		for _, q := range s.queues {
 			close(q)
+		}
+		if s.cancel != nil {
+			s.cancel()
 		}
 	}
 	s.mu.Unlock()
@@ -191,10 +228,11 @@ func (s *Service) handle(m bus.Message) {
 	switch f.Type {
 	case ocpp.Call:
 		s.call(ctx, log, cp, v, m, f)
-	case ocpp.CallResult, ocpp.CallError, ocpp.CallResultError:
-		// Answers to CSMS-initiated calls: consumed. (Command tracking
-		// stores them once commands exist.)
-		log.Debug("answer from station", "type", f.Type.String(), "id", f.ID)
+	case ocpp.CallResult, ocpp.CallError:
+		// Answers to commands, whichever worker sent them.
+		s.answer(ctx, cp, f)
+	case ocpp.CallResultError:
+		log.Debug("CALLRESULTERROR from station", "id", f.ID, "code", f.ErrorCode)
 	case ocpp.Send:
 		log.Debug("SEND from station", "action", f.Action)
 	}
@@ -244,6 +282,14 @@ func (s *Service) lifecycle(cp string, m bus.Message) {
 			ChargePointID: cp, SessionID: ev.SessionID, GatewayID: ev.GatewayID,
 			Protocol: ev.Protocol, RemoteAddr: ev.RemoteAddr, At: ev.Time,
 		})
+		if err == nil {
+			// Commands queued while the station was offline go out now
+			// (unless it is Rejected: B02.FR.xx, 1.6 §4.2.1 — nothing is
+			// sent to a rejected station).
+			if cp, gerr := s.opts.Store.GetChargePoint(ctx, cp); gerr == nil && cp.Registration != ocppd.RegistrationRejected {
+				s.flushQueued(ctx, cp.ID, ocpp.Version(ev.Protocol))
+			}
+		}
 	case bus.EventDisconnected:
 		err = s.opts.Store.RecordDisconnected(ctx, cp, ev.SessionID, ev.Time)
 	}
