@@ -86,6 +86,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		})
 	}
 	runRules(t, open) // store.Rules (rules.go)
+	runSecurity(t, open) // store.Security (credentials.go)
 }
 
 // base is a fixed, millisecond-precise UTC instant the tests count from.

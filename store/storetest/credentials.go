@@ -1,0 +1,254 @@
+package storetest
+
+import (
+	"context"
+	"testing"
+
+	"github.com/ocppd/ocppd"
+	"github.com/ocppd/ocppd/store"
+)
+
+// runSecurity tests store.Security (credentials.go): station credentials,
+// issued certificates and security events.
+func runSecurity(t *testing.T, open func(t *testing.T) store.Store) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s store.Store)
+	}{
+		{"CredentialsEmpty", testCredentialsEmpty},
+		{"CredentialsSetPassword", testCredentialsSetPassword},
+		{"CredentialsRotation", testCredentialsRotation},
+		{"CredentialsSerialNumber", testCredentialsSerial},
+		{"CredentialsUnknownStation", testCredentialsUnknown},
+		{"CredentialsDeletedWithStation", testCredentialsCascade},
+		{"Certificates", testCertificates},
+		{"SecurityEvents", testSecurityEvents},
+	}
+	for _, tc := range tests {
+		t.Run("Security/"+tc.name, func(t *testing.T) {
+			tc.fn(t, open(t))
+		})
+	}
+}
+
+func creds(t *testing.T, s store.Store, id string) store.Credentials {
+	t.Helper()
+	c, err := s.GetCredentials(context.Background(), id)
+	if err != nil {
+		t.Fatalf("GetCredentials(%q): %v", id, err)
+	}
+	return c
+}
+
+func testCredentialsEmpty(t *testing.T, s store.Store) {
+	add(t, s, "CP1")
+	c := creds(t, s, "CP1")
+	if c != (store.Credentials{ChargePointID: "CP1"}) {
+		t.Errorf("credentials of a new station: %+v", c)
+	}
+}
+
+func testCredentialsSetPassword(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	add(t, s, "CP1", "CP2")
+	if err := s.SetPassword(ctx, "CP1", "$argon2id$h1", at(1)); err != nil {
+		t.Fatal(err)
+	}
+	c := creds(t, s, "CP1")
+	if c.PasswordHash != "$argon2id$h1" || c.PendingHash != "" || !c.PendingSince.IsZero() {
+		t.Errorf("after SetPassword: %+v", c)
+	}
+	checkTime(t, "UpdatedAt", c.UpdatedAt, at(1))
+	if c := creds(t, s, "CP2"); c.PasswordHash != "" {
+		t.Errorf("other station got a password: %+v", c)
+	}
+	// A pending password is dropped by SetPassword.
+	if err := s.SetPendingPassword(ctx, "CP1", "$argon2id$p", at(2)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetPassword(ctx, "CP1", "$argon2id$h2", at(3)); err != nil {
+		t.Fatal(err)
+	}
+	if c := creds(t, s, "CP1"); c.PasswordHash != "$argon2id$h2" || c.PendingHash != "" {
+		t.Errorf("after second SetPassword: %+v", c)
+	}
+	// "" removes the password.
+	if err := s.SetPassword(ctx, "CP1", "", at(4)); err != nil {
+		t.Fatal(err)
+	}
+	if c := creds(t, s, "CP1"); c.PasswordHash != "" {
+		t.Errorf("password not removed: %+v", c)
+	}
+}
+
+func testCredentialsRotation(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	add(t, s, "CP1")
+	if err := s.SetPassword(ctx, "CP1", "old", at(1)); err != nil {
+		t.Fatal(err)
+	}
+	// Without a pending password there is nothing to resolve.
+	wantCode(t, s.ResolvePendingPassword(ctx, "CP1", "", true, at(2)), ocppd.ECONFLICT)
+
+	if err := s.SetPendingPassword(ctx, "CP1", "new", at(2)); err != nil {
+		t.Fatal(err)
+	}
+	c := creds(t, s, "CP1")
+	if c.PasswordHash != "old" || c.PendingHash != "new" {
+		t.Fatalf("during rotation: %+v", c)
+	}
+	checkTime(t, "PendingSince", c.PendingSince, at(2))
+
+	// Rejected: the old password stays (A01.FR.04).
+	if err := s.ResolvePendingPassword(ctx, "CP1", "new", false, at(3)); err != nil {
+		t.Fatal(err)
+	}
+	if c := creds(t, s, "CP1"); c.PasswordHash != "old" || c.PendingHash != "" || !c.PendingSince.IsZero() {
+		t.Fatalf("after rejection: %+v", c)
+	}
+	// A resolved rotation cannot be resolved again.
+	wantCode(t, s.ResolvePendingPassword(ctx, "CP1", "new", true, at(4)), ocppd.ECONFLICT)
+
+	// A later rotation replaces an earlier one; answers about the earlier
+	// one conflict and change nothing.
+	_ = s.SetPendingPassword(ctx, "CP1", "new1", at(5))
+	_ = s.SetPendingPassword(ctx, "CP1", "new2", at(6))
+	wantCode(t, s.ResolvePendingPassword(ctx, "CP1", "new1", true, at(7)), ocppd.ECONFLICT)
+	if c := creds(t, s, "CP1"); c.PasswordHash != "old" || c.PendingHash != "new2" {
+		t.Fatalf("after a stale answer: %+v", c)
+	}
+	// Accepted: the new password replaces the old (A01.FR.03).
+	if err := s.ResolvePendingPassword(ctx, "CP1", "new2", true, at(8)); err != nil {
+		t.Fatal(err)
+	}
+	c = creds(t, s, "CP1")
+	if c.PasswordHash != "new2" || c.PendingHash != "" {
+		t.Fatalf("after acceptance: %+v", c)
+	}
+	checkTime(t, "UpdatedAt", c.UpdatedAt, at(8))
+
+	// A pending password on a station that had none.
+	add(t, s, "CP2")
+	if err := s.SetPendingPassword(ctx, "CP2", "first", at(9)); err != nil {
+		t.Fatal(err)
+	}
+	if c := creds(t, s, "CP2"); c.PasswordHash != "" || c.PendingHash != "first" {
+		t.Fatalf("first pending password: %+v", c)
+	}
+}
+
+func testCredentialsSerial(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	add(t, s, "CP1")
+	_ = s.SetPassword(ctx, "CP1", "h", at(1))
+	if err := s.SetSerialNumber(ctx, "CP1", "SN-0042", at(2)); err != nil {
+		t.Fatal(err)
+	}
+	if c := creds(t, s, "CP1"); c.SerialNumber != "SN-0042" || c.PasswordHash != "h" {
+		t.Errorf("after SetSerialNumber: %+v", c)
+	}
+}
+
+func testCredentialsUnknown(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	_, err := s.GetCredentials(ctx, "NOPE")
+	wantCode(t, err, ocppd.ENOTFOUND)
+	wantCode(t, s.SetPassword(ctx, "NOPE", "h", at(1)), ocppd.ENOTFOUND)
+	wantCode(t, s.SetPendingPassword(ctx, "NOPE", "h", at(1)), ocppd.ENOTFOUND)
+	wantCode(t, s.ResolvePendingPassword(ctx, "NOPE", "h", true, at(1)), ocppd.ENOTFOUND)
+	wantCode(t, s.SetSerialNumber(ctx, "NOPE", "s", at(1)), ocppd.ENOTFOUND)
+	wantCode(t, s.AddCertificate(ctx, store.Certificate{SerialNumber: "01", ChargePointID: "NOPE", NotBefore: at(0), NotAfter: at(1)}), ocppd.ENOTFOUND)
+	wantCode(t, s.AddSecurityEvent(ctx, store.SecurityEvent{ChargePointID: "NOPE", Type: "X", Timestamp: at(1)}), ocppd.ENOTFOUND)
+}
+
+func testCredentialsCascade(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	add(t, s, "CP1")
+	_ = s.SetPassword(ctx, "CP1", "h", at(1))
+	_ = s.AddCertificate(ctx, store.Certificate{SerialNumber: "0a", ChargePointID: "CP1", NotBefore: at(0), NotAfter: at(1), IssuedAt: at(1)})
+	_ = s.AddSecurityEvent(ctx, store.SecurityEvent{ChargePointID: "CP1", Type: "X", Timestamp: at(1)})
+	if err := s.DeleteChargePoint(ctx, "CP1"); err != nil {
+		t.Fatal(err)
+	}
+	add(t, s, "CP1")
+	if c := creds(t, s, "CP1"); c.PasswordHash != "" {
+		t.Errorf("credentials survived the station: %+v", c)
+	}
+	if certs, _ := s.ListCertificates(ctx, "CP1"); len(certs) != 0 {
+		t.Errorf("certificates survived the station: %v", certs)
+	}
+	if evs, _ := s.ListSecurityEvents(ctx, "CP1", 0); len(evs) != 0 {
+		t.Errorf("events survived the station: %v", evs)
+	}
+}
+
+func testCertificates(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	add(t, s, "CP1", "CP2")
+	c1 := store.Certificate{SerialNumber: "01ab", ChargePointID: "CP1", Use: "ChargingStationCertificate",
+		Subject: "CN=CP1,O=Acme", NotBefore: at(0), NotAfter: at(86400), PEM: "-----BEGIN CERTIFICATE-----\n…", IssuedAt: at(1)}
+	c2 := c1
+	c2.SerialNumber, c2.IssuedAt, c2.Use = "02cd", at(2), "V2GCertificate"
+	c3 := c1
+	c3.SerialNumber, c3.ChargePointID = "03ef", "CP2"
+	for _, c := range []store.Certificate{c1, c2, c3} {
+		if err := s.AddCertificate(ctx, c); err != nil {
+			t.Fatalf("AddCertificate(%s): %v", c.SerialNumber, err)
+		}
+	}
+	wantCode(t, s.AddCertificate(ctx, c1), ocppd.ECONFLICT)
+	got, err := s.ListCertificates(ctx, "CP1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].SerialNumber != "02cd" || got[1].SerialNumber != "01ab" {
+		t.Fatalf("ListCertificates = %+v, want 02cd then 01ab", got)
+	}
+	g := got[1]
+	if g.Use != c1.Use || g.Subject != c1.Subject || g.PEM != c1.PEM || g.ChargePointID != "CP1" {
+		t.Errorf("stored %+v, want %+v", g, c1)
+	}
+	checkTime(t, "NotBefore", g.NotBefore, c1.NotBefore)
+	checkTime(t, "NotAfter", g.NotAfter, c1.NotAfter)
+	checkTime(t, "IssuedAt", g.IssuedAt, c1.IssuedAt)
+	if none, err := s.ListCertificates(ctx, "CP3"); err != nil || len(none) != 0 {
+		t.Errorf("unknown station: %v %v", none, err)
+	}
+}
+
+func testSecurityEvents(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	add(t, s, "CP1", "CP2")
+	evs := []store.SecurityEvent{
+		{ChargePointID: "CP1", Type: "FirmwareUpdated", Timestamp: at(10), ReceivedAt: at(11)},
+		{ChargePointID: "CP1", Type: "InvalidCentralSystemCertificate", TechInfo: "expired", Timestamp: at(5), ReceivedAt: at(12)},
+		{ChargePointID: "CP1", Type: "ResetOrReboot", Timestamp: at(10), ReceivedAt: at(13)},
+		{ChargePointID: "CP2", Type: "StartupOfTheDevice", Timestamp: at(1), ReceivedAt: at(1)},
+	}
+	for _, ev := range evs {
+		if err := s.AddSecurityEvent(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.ListSecurityEvents(ctx, "CP1", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	for _, ev := range got {
+		types = append(types, ev.Type)
+	}
+	// Newest first; equal timestamps: the later arrival first.
+	want := []string{"ResetOrReboot", "FirmwareUpdated", "InvalidCentralSystemCertificate"}
+	if len(types) != len(want) || types[0] != want[0] || types[1] != want[1] || types[2] != want[2] {
+		t.Fatalf("ListSecurityEvents = %v, want %v", types, want)
+	}
+	if got[2].TechInfo != "expired" {
+		t.Errorf("TechInfo = %q", got[2].TechInfo)
+	}
+	checkTime(t, "Timestamp", got[2].Timestamp, at(5))
+	checkTime(t, "ReceivedAt", got[2].ReceivedAt, at(12))
+	if two, _ := s.ListSecurityEvents(ctx, "CP1", 2); len(two) != 2 {
+		t.Errorf("limit 2: %d events", len(two))
+	}
+}
