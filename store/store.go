@@ -24,7 +24,7 @@ type Store interface {
 	Statuses
 	Commands // CSMS→station commands (store/commands.go)
 	Tokens
-	Rules // rules engine definitions and tables (store/rules.go)
+	Rules    // rules engine definitions and tables (store/rules.go)
 	Security // station credentials, issued certificates, security events (store/credentials.go)
 	// Close flushes pending batched writes and releases the database.
 	// It is idempotent.

@@ -85,7 +85,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			tc.fn(t, open(t))
 		})
 	}
-	runRules(t, open) // store.Rules (rules.go)
+	runRules(t, open)    // store.Rules (rules.go)
 	runSecurity(t, open) // store.Security (credentials.go)
 }
 
