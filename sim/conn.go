@@ -28,7 +28,7 @@ const handshakeTimeout = 10 * time.Second
 // maxQueuedCalls bounds the CSMS-initiated CALLs waiting for the handler
 // goroutine. The CSMS should have at most one outstanding (OCPP-J); more
 // are answered at once with an InternalError instead of piling up.
-const maxQueuedCalls = 16
+const maxQueuedCalls = 8
 
 // HandshakeError is returned by Connect when the server answered the
 // WebSocket upgrade request with an HTTP status other than 101, e.g. 401
@@ -328,7 +328,11 @@ func (c *conn) OnClose(_ *gws.Conn, err error) {
 		c.s.cur = nil
 	}
 	c.s.mu.Unlock()
-	if !errors.Is(c.err, ErrClosed) {
+	switch {
+	case errors.Is(c.err, ErrClosed):
+	case c.closing.Load():
+		c.s.logf(levelInfo, "connection closed by the station")
+	default:
 		c.s.logf(levelInfo, "connection closed: %v", c.err)
 	}
 	c.cancel()
@@ -344,10 +348,12 @@ func (c *conn) OnMessage(_ *gws.Conn, msg *gws.Message) {
 	_ = msg.Close()
 	s := c.s
 	s.logFrame("receive", data)
-	select {
-	case s.frames <- data:
-	default:
-		s.dropped.Add(1)
+	if cap(s.frames) > 0 {
+		select {
+		case s.frames <- data:
+		default:
+			s.dropped.Add(1)
+		}
 	}
 	if op != gws.OpcodeText {
 		s.logf(levelWarn, "ignoring a binary frame (OCPP-J uses text frames)")

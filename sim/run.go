@@ -19,7 +19,7 @@ import (
 // Run returns nil when ctx ends or the station is closed. It returns the
 // *CloseError at once, without retrying, when the server closes the
 // connection with 1008 (policy violation) or 1002 (protocol error): those
-// will not fix themselves.
+// will not fix themselves. Run must not be called twice at the same time.
 func (s *Station) Run(ctx context.Context) error {
 	attempt := 0
 	for {

@@ -25,7 +25,7 @@ const waitFor = 20 * time.Second
 // answers BootNotification, Heartbeat and StatusNotification itself and
 // lets the test see every frame, send CALLs, refuse or drop connections.
 type testServer struct {
-	t   *testing.T
+	t   testing.TB
 	srv *httptest.Server
 	URL string // ws://127.0.0.1:port
 
@@ -55,14 +55,13 @@ type testConn struct {
 	Subprotocol string
 	Header      http.Header
 
-	Frames  chan []byte     // every text frame received
 	Calls   chan ocpp.Frame // every CALL from the station
 	Answers chan ocpp.Frame // every CALLRESULT/CALLERROR from the station
 	Pongs   chan []byte
 	Closed  chan struct{}
 }
 
-func newTestServer(t *testing.T, subprotocols ...string) *testServer {
+func newTestServer(t testing.TB, subprotocols ...string) *testServer {
 	t.Helper()
 	if subprotocols == nil {
 		subprotocols = []string{string(ocpp.V21), string(ocpp.V201), string(ocpp.V16)}
@@ -80,7 +79,7 @@ func newTestServer(t *testing.T, subprotocols ...string) *testServer {
 		}
 		tc := &testConn{
 			ws: ws, Path: r.URL.EscapedPath(), Subprotocol: ws.SubProtocol(), Header: r.Header.Clone(),
-			Frames: make(chan []byte, 256), Calls: make(chan ocpp.Frame, 256),
+			Calls:   make(chan ocpp.Frame, 256),
 			Answers: make(chan ocpp.Frame, 256), Pongs: make(chan []byte, 16), Closed: make(chan struct{}),
 		}
 		ws.Session().Store("tc", tc)
@@ -145,7 +144,6 @@ func (ts *testServer) OnMessage(ws *gws.Conn, m *gws.Message) {
 	data := bytes.Clone(m.Bytes())
 	_ = m.Close()
 	tc := tcOf(ws)
-	tc.Frames <- data
 	f, ferr := ocpp.Parse(data)
 	if ferr != nil {
 		return

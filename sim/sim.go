@@ -97,6 +97,10 @@ type Options struct {
 	ReconnectDelay, MaxReconnectDelay time.Duration
 	// Now returns the current time for timestamps; default time.Now.
 	Now func() time.Time
+	// FrameBuffer is the capacity of the Frames channel: 0 means 64, a
+	// negative value disables it (the load generator, with thousands of
+	// stations, saves the memory).
+	FrameBuffer int
 }
 
 // HandlerFunc answers a CSMS-initiated CALL. It returns the CALLRESULT
@@ -162,6 +166,12 @@ func New(opts Options) *Station {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	switch {
+	case opts.FrameBuffer == 0:
+		opts.FrameBuffer = 64
+	case opts.FrameBuffer < 0:
+		opts.FrameBuffer = 0
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -171,7 +181,7 @@ func New(opts Options) *Station {
 		log:      log,
 		prefix:   opts.ID + ": ",
 		callSem:  make(chan struct{}, 1),
-		frames:   make(chan []byte, 1024),
+		frames:   make(chan []byte, opts.FrameBuffer),
 		handlers: map[string]HandlerFunc{},
 		closedCh: make(chan struct{}),
 	}
@@ -204,8 +214,9 @@ func (s *Station) handler(action string) HandlerFunc {
 }
 
 // Frames returns a channel that receives a copy of every frame received
-// from the CSMS, for tests. It is buffered; frames that do not fit are
-// dropped (and counted by DroppedFrames). It is never closed.
+// from the CSMS, for tests. It is buffered (Options.FrameBuffer); frames
+// that do not fit are dropped and counted by DroppedFrames. It is never
+// closed.
 func (s *Station) Frames() <-chan []byte { return s.frames }
 
 // DroppedFrames returns how many received frames did not fit in the Frames

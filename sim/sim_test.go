@@ -729,3 +729,30 @@ func TestNewUUID(t *testing.T) {
 		seen[id] = true
 	}
 }
+
+func TestFramesBufferDropsWhenFull(t *testing.T) {
+	ts := newTestServer(t)
+	st, conn := connected(t, ts, Options{FrameBuffer: 1})
+	for range 3 {
+		conn.send(t, []byte(`[3,"nobody",{}]`))
+	}
+	if _, err := st.Heartbeat(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// Four frames arrived, in order; the first is kept, the rest dropped.
+	if got := st.DroppedFrames(); got != 3 {
+		t.Errorf("DroppedFrames = %d, want 3", got)
+	}
+	if f := <-st.Frames(); string(f) != `[3,"nobody",{}]` {
+		t.Errorf("kept frame %s", f)
+	}
+
+	off, conn2 := connected(t, ts, Options{ID: "CP2", FrameBuffer: -1})
+	conn2.send(t, []byte(`[3,"nobody",{}]`))
+	if _, err := off.Heartbeat(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if cap(off.Frames()) != 0 || off.DroppedFrames() != 0 {
+		t.Errorf("disabled Frames: cap %d, dropped %d", cap(off.Frames()), off.DroppedFrames())
+	}
+}
