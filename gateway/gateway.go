@@ -77,6 +77,9 @@ type Options struct {
 	// the gateway user property, the publisher's client id). Default:
 	// hostname-pid.
 	GatewayID string
+	// Instance identifies this run of the gateway in its status messages
+	// (bus.GatewayStatus). Default: NewInstanceID().
+	Instance string
 	// PingInterval is the time between server pings. Default 30s; a
 	// negative value disables server pings (and the pong timeout).
 	PingInterval time.Duration
@@ -205,6 +208,7 @@ type Gateway struct {
 
 	wg           sync.WaitGroup // ServeHTTP calls in flight
 	shutdownOnce sync.Once
+	downOnce     sync.Once // the "down" status is published once
 
 	stats counters
 	limit *limiter
@@ -223,6 +227,9 @@ func New(opts Options) *Gateway {
 			host = "gateway"
 		}
 		opts.GatewayID = host + "-" + strconv.Itoa(os.Getpid())
+	}
+	if opts.Instance == "" {
+		opts.Instance = NewInstanceID()
 	}
 	if opts.PingInterval == 0 {
 		opts.PingInterval = DefaultPingInterval
@@ -293,8 +300,9 @@ func (g *Gateway) ID() string { return g.opts.GatewayID }
 // Start subscribes to the lifecycle events of the cluster, so that a
 // station that connects to another gateway is disconnected here (the newest
 // connection wins across all gateways; events about connections older than
-// the local one are ignored). ServeHTTP works without Start, but
-// then only connections to this gateway replace each other.
+// the local one are ignored), and publishes the gateway's retained "up"
+// status on Topics.Gateway (bus.GatewayStatus). ServeHTTP works without
+// Start, but then only connections to this gateway replace each other.
 func (g *Gateway) Start(ctx context.Context) error {
 	g.mu.Lock()
 	if g.closing {
@@ -317,6 +325,10 @@ func (g *Gateway) Start(ctx context.Context) error {
 	g.mu.Unlock()
 	if closing {
 		_ = sub.Unsubscribe(ctx)
+		return nil
+	}
+	if err := g.publishStatus(ctx, bus.GatewayUp, ""); err != nil {
+		return fmt.Errorf("start gateway: publish status: %w", err)
 	}
 	return nil
 }
@@ -362,7 +374,8 @@ func (g *Gateway) Sessions() int {
 // Shutdown stops accepting connections (new upgrades get 503), closes every
 // session with 1001 "server shutting down", publishes their disconnected
 // events and waits until every goroutine of the gateway has ended or ctx is
-// done. It is idempotent; later calls wait the same way.
+// done; a started gateway then publishes its retained "down" status. It is
+// idempotent; later calls wait the same way.
 func (g *Gateway) Shutdown(ctx context.Context) error {
 	g.shutdownOnce.Do(func() {
 		g.mu.Lock()
@@ -390,10 +403,20 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	}()
 	select {
 	case <-done:
-		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("shut down gateway: %w", ctx.Err())
 	}
+	g.mu.Lock()
+	started := g.started && g.lcSub != nil
+	g.mu.Unlock()
+	if started {
+		g.downOnce.Do(func() {
+			if err := g.publishStatus(ctx, bus.GatewayDown, bus.GatewayReasonShutdown); err != nil {
+				g.log.Warn("publish gateway status", "status", bus.GatewayDown, "err", err)
+			}
+		})
+	}
+	return nil
 }
 
 // enter registers a ServeHTTP call in flight; false once shutting down.

@@ -39,7 +39,7 @@ type session struct {
 
 	// Set and read on the ServeHTTP goroutine only.
 	sub       bus.Subscription
-	announced bool           // the connected event was published
+	announced atomic.Bool    // the connected event was published
 	closeErr  error          // what gws reported in OnClose
 	invalid   invalidCounter // malformed frames received (read path)
 
@@ -133,7 +133,7 @@ func (s *session) start() {
 		s.pingTimer = time.AfterFunc(g.opts.PingInterval, s.onKeepalive)
 	}
 	s.mu.Unlock()
-	s.announced = true
+	s.announced.Store(true)
 	g.publishLifecycle(bus.LifecycleEvent{
 		Event:         bus.EventConnected,
 		ChargePointID: s.cp,
@@ -176,7 +176,7 @@ func (s *session) end() {
 	}
 	s.wg.Wait()
 	s.g.unregister(s)
-	if !s.announced {
+	if !s.announced.Load() {
 		return
 	}
 	s.g.publishLifecycle(bus.LifecycleEvent{

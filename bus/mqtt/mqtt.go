@@ -124,6 +124,18 @@ type Options struct {
 	// Logger receives connection events and delivery problems. Default:
 	// slog.Default().
 	Logger *slog.Logger
+	// Will, if set, is the MQTT will of every connection: the broker
+	// publishes it at QoS 1 (retained if Will.Retain, with Will.Props as
+	// user properties) when the connection ends without a DISCONNECT —
+	// the process died, or its host or network failed. Close sends a
+	// DISCONNECT, so a clean stop does not publish it.
+	Will *bus.Message
+	// OnReconnect, if set, runs after every connection but the first is
+	// up and its subscriptions are restored: the place to publish again
+	// what the Will contradicted while the connection was down. It runs on
+	// a goroutine of the client with a context that Close cancels; Close
+	// waits for it.
+	OnReconnect func(ctx context.Context)
 
 	// noSubIDs makes the client ignore the broker's Subscription
 	// Identifier support and route by the topic trie only (tests).
@@ -148,8 +160,9 @@ type Client struct {
 	closeOnce sync.Once
 	closeErr  error
 
-	up     atomic.Bool // a connection is up
-	subIDs atomic.Bool // the current connection supports Subscription Identifiers
+	up     atomic.Bool  // a connection is up
+	ups    atomic.Int64 // connections set up so far
+	subIDs atomic.Bool  // the current connection supports Subscription Identifiers
 	// sessionGen counts the broker sessions: it grows on every connection
 	// that finds no session, so subscriptions acknowledged in an older
 	// generation are known to be gone.
@@ -301,6 +314,13 @@ func (c *Client) Start(ctx context.Context) error {
 			SendAcksInterval:           5 * time.Millisecond,
 		},
 	}
+	if w := c.opts.Will; w != nil {
+		cfg.WillMessage = &paho.WillMessage{Retain: w.Retain, QoS: 1, Topic: w.Topic, Payload: w.Payload}
+		cfg.WillProperties = &paho.WillProperties{}
+		for k, v := range w.Props {
+			cfg.WillProperties.User = append(cfg.WillProperties.User, paho.UserProperty{Key: k, Value: v})
+		}
+	}
 	cm, err := autopaho.NewConnection(c.ctx, cfg)
 	if err != nil {
 		c.mu.Unlock()
@@ -365,6 +385,7 @@ func (c *Client) onConnectionUp(cm *autopaho.ConnectionManager, ca *paho.Connack
 		c.sessionGen.Add(1)
 	}
 	c.up.Store(true)
+	reconnect := c.ups.Add(1) > 1
 	c.firstUpOnce.Do(func() { close(c.firstUp) })
 	c.log.Info("mqtt connected", "broker", c.server.Redacted(), "session_present", ca.SessionPresent, "subscription_ids", subIDs)
 
@@ -386,6 +407,9 @@ func (c *Client) onConnectionUp(cm *autopaho.ConnectionManager, ca *paho.Connack
 		} else {
 			c.reg.clearPendingUnsubscribes()
 			c.resubscribeAll(ctx)
+		}
+		if reconnect && c.opts.OnReconnect != nil && ctx.Err() == nil {
+			c.opts.OnReconnect(ctx)
 		}
 	}()
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -16,7 +15,6 @@ import (
 	"github.com/ocppd/ocppd"
 	"github.com/ocppd/ocppd/ocpp"
 	"github.com/ocppd/ocppd/store"
-	"github.com/ocppd/ocppd/store/sqlite"
 )
 
 const cpUsage = `usage: ocppd cp <add|list|rm> [flags] [ID…]
@@ -26,7 +24,8 @@ const cpUsage = `usage: ocppd cp <add|list|rm> [flags] [ID…]
   list             list registered stations
   rm ID…           remove stations and everything stored about them
 
-The commands work while "ocppd serve" runs on the same --data-dir.
+The commands work while "ocppd serve" runs on the same --data-dir, or on
+the same PostgreSQL database with --db (and --db-schema).
 `
 
 func cpCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -36,7 +35,10 @@ func cpCommand(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	sub, rest := args[0], args[1:]
 	fs := newFlagSet("cp "+sub, strings.TrimSpace(cpUsage), stderr)
-	dataDir := fs.String("data-dir", "./data", "directory of the SQLite database")
+	var dbc dbConfig
+	fs.StringVar(&dbc.DataDir, "data-dir", "./data", "directory of the SQLite database (without --db)")
+	fs.StringVar(&dbc.URL, "db", "", "PostgreSQL store: postgres://user@host:5432/db; empty uses SQLite under --data-dir")
+	fs.StringVar(&dbc.Schema, "db-schema", "", "PostgreSQL schema holding ocppd's tables")
 	var file, idRange, status *string
 	var asJSON *bool
 	switch sub {
@@ -55,9 +57,9 @@ func cpCommand(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	db := sqlite.New(sqlite.Options{Path: filepath.Join(*dataDir, "ocppd.db")})
-	if err := db.Open(ctx); err != nil {
-		return fmt.Errorf("open store in %s: %w", *dataDir, err)
+	db, err := dbc.openStore(ctx, nil)
+	if err != nil {
+		return err
 	}
 	defer db.Close()
 
