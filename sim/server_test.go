@@ -57,6 +57,7 @@ type testConn struct {
 
 	Calls   chan ocpp.Frame // every CALL from the station
 	Answers chan ocpp.Frame // every CALLRESULT/CALLERROR from the station
+	Sends   chan ocpp.Frame // every SEND (2.1) from the station
 	Pongs   chan []byte
 	Closed  chan struct{}
 }
@@ -80,7 +81,7 @@ func newTestServer(t testing.TB, subprotocols ...string) *testServer {
 		tc := &testConn{
 			ws: ws, Path: r.URL.EscapedPath(), Subprotocol: ws.SubProtocol(), Header: r.Header.Clone(),
 			Calls:   make(chan ocpp.Frame, 256),
-			Answers: make(chan ocpp.Frame, 256), Pongs: make(chan []byte, 16), Closed: make(chan struct{}),
+			Answers: make(chan ocpp.Frame, 256), Sends: make(chan ocpp.Frame, 16), Pongs: make(chan []byte, 16), Closed: make(chan struct{}),
 		}
 		ws.Session().Store("tc", tc)
 		ts.mu.Lock()
@@ -151,6 +152,9 @@ func (ts *testServer) OnMessage(ws *gws.Conn, m *gws.Message) {
 	switch f.Type {
 	case ocpp.CallResult, ocpp.CallError:
 		tc.Answers <- f
+		return
+	case ocpp.Send:
+		tc.Sends <- f
 		return
 	case ocpp.Call:
 	default:

@@ -287,6 +287,30 @@ func (s *Station) Call(ctx context.Context, action string, payload any) (json.Ra
 	}
 }
 
+// Send sends an OCPP 2.1 SEND frame [6,"<uuid>",action,payload]: a
+// one-way message that gets no answer (e.g. NotifyPeriodicEventStream).
+// It is not serialised with Call. Other versions do not define SEND and
+// get an error.
+func (s *Station) Send(ctx context.Context, action string, payload any) error {
+	if !s.opts.Version.Supports(ocpp.Send) {
+		return fmt.Errorf("send %s: %s has no SEND message type", action, s.opts.Version)
+	}
+	raw, err := marshalPayload(payload)
+	if err != nil {
+		return fmt.Errorf("send %s: %w", action, err)
+	}
+	frame := append([]byte("[6,"), ocpp.AppendString(nil, newUUID())...)
+	frame = append(frame, ',')
+	frame = ocpp.AppendString(frame, action)
+	frame = append(frame, ',')
+	frame = append(frame, raw...)
+	frame = append(frame, ']')
+	if err := s.SendRaw(ctx, frame); err != nil {
+		return fmt.Errorf("send %s: %w", action, err)
+	}
+	return nil
+}
+
 // SendRaw writes frame as one text message, as is, for tests that need
 // malformed or hand-made frames. Answers to it arrive on Frames (an answer
 // to a CALL sent this way is not matched to any Call).
@@ -306,8 +330,8 @@ func (s *Station) SendRaw(ctx context.Context, frame []byte) error {
 
 // Close closes the connection with 1000 (normal closure), makes Run return
 // nil and waits for the station's goroutines (including running handlers)
-// to end. The station cannot connect again afterwards. Close is
-// idempotent.
+// to end, so a handler must not call it. The station cannot connect again
+// afterwards. Close is idempotent.
 func (s *Station) Close() error {
 	s.mu.Lock()
 	if s.closed {

@@ -756,3 +756,23 @@ func TestFramesBufferDropsWhenFull(t *testing.T) {
 		t.Errorf("disabled Frames: cap %d, dropped %d", cap(off.Frames()), off.DroppedFrames())
 	}
 }
+
+func TestSendOnlyIn21(t *testing.T) {
+	ts := newTestServer(t)
+	st, conn := connected(t, ts, Options{Version: ocpp.V21})
+	if err := st.Send(context.Background(), "NotifyPeriodicEventStream", map[string]any{"id": 1, "pending": 0, "basetime": "2026-01-01T00:00:00Z", "data": []any{}}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case f := <-conn.Sends:
+		if f.Action != "NotifyPeriodicEventStream" || !uuidRE.MatchString(f.ID) || !strings.Contains(string(f.Payload), `"pending":0`) {
+			t.Errorf("SEND %+v %s", f, f.Payload)
+		}
+	case <-time.After(waitFor):
+		t.Fatal("no SEND arrived")
+	}
+	old, _ := connected(t, ts, Options{ID: "CP2", Version: ocpp.V201})
+	if err := old.Send(context.Background(), "NotifyPeriodicEventStream", nil); err == nil {
+		t.Error("SEND accepted in 2.0.1")
+	}
+}
