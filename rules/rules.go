@@ -1,8 +1,11 @@
-// Package rules implements the SQL dialect of ocppd's rules engine, a
-// subset of the AWS IoT rules SQL, evaluated over bus messages. The package
-// is pure: it parses statements and evaluates them against one message at
-// a time; the engine that subscribes to the bus and runs actions builds on
-// it.
+// Package rules is ocppd's rules engine: a SQL dialect, a subset of the
+// AWS IoT rules SQL, evaluated over bus messages, and the Engine that
+// subscribes to the bus and runs the actions (table, republish, webhook,
+// log) of the rules that match. The dialect (Parse, Statement.Eval,
+// ParseTemplate) is pure: it parses and evaluates one message at a time
+// and does no I/O; Engine (engine.go, actions.go) and the rule definitions
+// (definition.go) build on it. docs/shadows-and-rules.md is the user's
+// guide.
 //
 // # Statements
 //
