@@ -81,9 +81,9 @@ type Engine struct {
 	running  map[string]*liveRule
 	lastRev  int64
 
-	stateMu sync.Mutex
-	started bool
-	closed  bool
+	stateMu  sync.Mutex
+	started  bool
+	closed   bool
 	stopPoll chan struct{}
 	wg       sync.WaitGroup
 }

@@ -14,7 +14,7 @@ import (
 // the benchmarks measure the engine.
 type discardStore struct{ store.Rules }
 
-func (discardStore) RulesRevision(context.Context) (int64, error)        { return 0, nil }
+func (discardStore) RulesRevision(context.Context) (int64, error)          { return 0, nil }
 func (discardStore) ListRules(context.Context) ([]store.RuleRecord, error) { return nil, nil }
 func (discardStore) PutTableRows(context.Context, []store.TableRow) error  { return nil }
 

@@ -82,7 +82,7 @@ func TestSeedRuleTable(t *testing.T) {
 
 	publish(t, b, "fleet1/CP1/in", `[2,"1","Heartbeat",{}]`, nil)
 	publish(t, b, "fleet1/CP2/in", `[2,"2","StatusNotification",{}]`, nil) // not a heartbeat
-	publish(t, b, "CP3/in", `[2,"3","Heartbeat",{}]`, nil)                  // outside the prefix
+	publish(t, b, "CP3/in", `[2,"3","Heartbeat",{}]`, nil)                 // outside the prefix
 	row := func(cp string) map[string]any {
 		r, err := st.GetTableRow(context.Background(), "chargePointHeartbeat", cp)
 		if err != nil {
