@@ -25,6 +25,7 @@ commands:
   serve     run the gateway, the CSMS and the operator HTTP server
   cp        manage the charge point registry (add, list, rm)
   sim       simulate a charge point
+  load      load-test a server with many simulated charge points
   version   print the version
 
 Run "ocppd <command> -h" for the flags of a command. Every flag can also be
@@ -43,7 +44,12 @@ func main() {
 		fmt.Fprintf(os.Stderr, "ocppd: %v\n", err)
 		os.Exit(2)
 	default:
-		fmt.Fprintf(os.Stderr, "ocppd: %v\n", err)
+		// "ocppd sim: 1008 (policy violation) Charge Point CP2 not registered"
+		prefix := "ocppd"
+		if len(os.Args) > 1 {
+			prefix += " " + os.Args[1]
+		}
+		fmt.Fprintf(os.Stderr, "%s: %v\n", prefix, err)
 		os.Exit(1)
 	}
 }
@@ -63,6 +69,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cpCommand(ctx, rest, stdout, stderr)
 	case "sim":
 		return simCommand(ctx, rest, stdout, stderr)
+	case "load":
+		return loadCommand(ctx, rest, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "ocppd", version)
 		return nil
