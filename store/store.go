@@ -22,7 +22,10 @@ type Store interface {
 	ChargePoints
 	Shadows
 	Statuses
-	Commands // CSMS→station commands (store/commands.go)
+	Commands     // CSMS→station commands (store/commands.go)
+	Transactions // charging sessions and meter values (store/transactions.go)
+	IDTokens     // authorization list, local list versions (store/authorization.go)
+	StationData  // lenient flag, notification log, device model (store/stationdata.go)
 	Tokens
 	Rules    // rules engine definitions and tables (store/rules.go)
 	Security // station credentials, issued certificates, security events (store/credentials.go)

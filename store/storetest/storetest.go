@@ -78,6 +78,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"StatusPerStation", testStatusPerStation},
 		{"Tokens", testTokens},
 		{"Commands", testCommands}, {"CommandsExpireConcurrent", testCommandsExpireConcurrent},
+		{"Transactions", testTransactions}, {"MeterSamples", testMeterSamples}, {"IDTokens", testIDTokens}, {"StationData", testStationData},
 		{"CloseIdempotent", testCloseIdempotent},
 	}
 	for _, tc := range tests {
