@@ -15,7 +15,9 @@ import (
 	"github.com/ocppd/ocppd"
 	"github.com/ocppd/ocppd/bus"
 	"github.com/ocppd/ocppd/bus/memory"
+	"github.com/ocppd/ocppd/csms"
 	"github.com/ocppd/ocppd/gateway"
+	"github.com/ocppd/ocppd/rules"
 	"github.com/ocppd/ocppd/store"
 	"github.com/ocppd/ocppd/store/sqlite"
 )
@@ -277,4 +279,30 @@ func TestInstrumentStore(t *testing.T) {
 	expect(t, reg, "ocppd_store_seconds", map[string]string{"op": "GetChargePoint"}, 2)
 	expect(t, reg, "ocppd_store_seconds", map[string]string{"op": "AddChargePoints"}, 1)
 	expect(t, reg, "ocppd_store_errors_total", map[string]string{"op": "GetChargePoint", "code": ocppd.ENOTFOUND}, 1)
+}
+
+type fakeCSMS struct{}
+
+func (fakeCSMS) Stats() csms.Stats { return csms.Stats{CommandsIssued: 3, CommandsAnswered: 2, LenientWarnings: 1} }
+
+type fakeRules struct{}
+
+func (fakeRules) Stats() []rules.RuleStats {
+	return []rules.RuleStats{{
+		Name: "heartbeats", Matched: 5,
+		Actions:     []rules.ActionStats{{Kind: "table", OK: 4, Dropped: 1, Queued: 2}},
+		ErrorAction: &rules.ActionStats{Kind: "log", OK: 1},
+	}}
+}
+
+func TestComponentCollectors(t *testing.T) {
+	reg := NewRegistry()
+	reg.Registerer().MustRegister(NewCSMSCollector(fakeCSMS{}), NewRulesCollector(fakeRules{}))
+	expect(t, reg, "ocppd_csms_commands_total", map[string]string{"state": "issued"}, 3)
+	expect(t, reg, "ocppd_csms_commands_total", map[string]string{"state": "answered"}, 2)
+	expect(t, reg, "ocppd_csms_lenient_warnings_total", nil, 1)
+	expect(t, reg, "ocppd_rule_matched_total", map[string]string{"rule": "heartbeats"}, 5)
+	expect(t, reg, "ocppd_rule_action_rows_total", map[string]string{"rule": "heartbeats", "action": "0", "kind": "table", "result": "dropped"}, 1)
+	expect(t, reg, "ocppd_rule_action_rows_total", map[string]string{"rule": "heartbeats", "action": "error", "kind": "log", "result": "ok"}, 1)
+	expect(t, reg, "ocppd_rule_action_queue_depth", map[string]string{"rule": "heartbeats", "action": "0"}, 2)
 }
