@@ -212,7 +212,10 @@ func (db *DB) FinishCommand(ctx context.Context, cpID, id string, o store.Comman
 		}
 		return err
 	})
-	return c, err
+	if err != nil {
+		return store.Command{}, err // see ExpireCommands: c may still be written
+	}
+	return c, nil
 }
 
 // ExpireCommands marks every queued or sent command past its Deadline as
@@ -237,5 +240,10 @@ func (db *DB) ExpireCommands(ctx context.Context, now time.Time) ([]store.Comman
 		}
 		return rows.Err()
 	})
-	return out, err
+	if err != nil {
+		// Not out: when ctx ended first, write returned without waiting
+		// and fn may still be filling it.
+		return nil, err
+	}
+	return out, nil
 }
