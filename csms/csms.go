@@ -80,6 +80,7 @@ type Service struct {
 	waiters   waiters
 	obsMu     sync.RWMutex
 	observers map[string][]func(context.Context, Command) // by action; "" for all
+	callObs   map[string][]CallObserver                   // by action; "" for all (see OnCall)
 }
 
 // New returns a Service; Start subscribes and starts the workers.
@@ -256,6 +257,9 @@ func (s *Service) call(ctx context.Context, log *slog.Logger, cp string, v ocpp.
 		out = ocpp.AppendCallResult(nil, f.ID, resp)
 	}
 	s.reply(ctx, cp, v, m, out)
+	if err == nil {
+		s.observeCall(ctx, req, resp)
+	}
 }
 
 func (s *Service) reply(ctx context.Context, cp string, v ocpp.Version, in bus.Message, frame []byte) {
