@@ -415,24 +415,32 @@ func (c *conn) serveCalls() {
 		case <-c.ctx.Done():
 			return
 		case f := <-c.calls:
-			ans := c.answer(f)
+			ans, next := c.answer(f)
 			if err := c.write(ans); err != nil {
 				c.s.logf(levelWarn, "answer to %s not sent: %v", f.Action, err)
+				continue
+			}
+			if next != nil {
+				c.s.goFollow(next)
 			}
 		}
 	}
 }
 
 // answer runs the handler of f's action and builds the CALLRESULT or
-// CALLERROR frame.
-func (c *conn) answer(f ocpp.Frame) []byte {
+// CALLERROR frame, and returns the follow-up to run once it is sent.
+func (c *conn) answer(f ocpp.Frame) ([]byte, func(context.Context)) {
 	v := c.s.opts.Version
 	h := c.s.handler(f.Action)
 	if h == nil {
 		return ocpp.AppendCallError(nil, f.ID, v.ErrorCode(ocpp.ErrNotImplemented),
-			"action "+f.Action+" is not implemented by this charge point", nil)
+			"action "+f.Action+" is not implemented by this charge point", nil), nil
 	}
 	res, err := runHandler(c.ctx, h, f.Payload)
+	var next func(context.Context)
+	if fu, ok := res.(*followUp); ok && err == nil {
+		res, next = fu.result, fu.next
+	}
 	var payload json.RawMessage
 	if err == nil {
 		payload, err = marshalPayload(res)
@@ -443,11 +451,11 @@ func (c *conn) answer(f ocpp.Frame) []byte {
 	if err != nil {
 		var ce *CallError
 		if errors.As(err, &ce) {
-			return ocpp.AppendCallError(nil, f.ID, ce.Code, ce.Description, ce.Details)
+			return ocpp.AppendCallError(nil, f.ID, ce.Code, ce.Description, ce.Details), nil
 		}
-		return ocpp.AppendCallError(nil, f.ID, v.ErrorCode(ocpp.ErrInternal), err.Error(), nil)
+		return ocpp.AppendCallError(nil, f.ID, v.ErrorCode(ocpp.ErrInternal), err.Error(), nil), nil
 	}
-	return ocpp.AppendCallResult(nil, f.ID, payload)
+	return ocpp.AppendCallResult(nil, f.ID, payload), next
 }
 
 func runHandler(ctx context.Context, h HandlerFunc, payload json.RawMessage) (res any, err error) {

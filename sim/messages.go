@@ -83,11 +83,30 @@ func (s *Station) BootPayload() json.RawMessage {
 				SerialNumber:    o.Serial,
 				Modem:           &modem{ICCID: o.ICCID, IMSI: o.IMSI},
 			},
-			Reason: "PowerUp",
+			Reason: s.BootReason(),
 		}
 	}
 	b, _ := json.Marshal(p) // plain strings: cannot fail
 	return b
+}
+
+// SetBootReason sets the reason of the next BootNotifications in OCPP 2.x
+// (BootReasonEnumType: PowerUp, RemoteReset, FirmwareUpdate, …); "" is
+// PowerUp. OCPP 1.6 has no reason field.
+func (s *Station) SetBootReason(reason string) {
+	if reason == "" {
+		s.bootReason.Store(nil)
+		return
+	}
+	s.bootReason.Store(&reason)
+}
+
+// BootReason returns the reason the next 2.x BootNotification carries.
+func (s *Station) BootReason() string {
+	if r := s.bootReason.Load(); r != nil {
+		return *r
+	}
+	return "PowerUp"
 }
 
 // cut returns s cut to at most n characters.

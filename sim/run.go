@@ -34,6 +34,11 @@ func (s *Station) Run(ctx context.Context) error {
 		if booted {
 			attempt = 0
 		}
+		if s.rebootPending.Swap(false) {
+			// A reset: boot again at once.
+			s.logf(levelInfo, "rebooting")
+			continue
+		}
 		d := backoff(attempt, s.opts.ReconnectDelay, s.opts.MaxReconnectDelay, rand.Float64())
 		attempt++
 		s.logf(levelWarn, "%v; reconnecting in %s", err, d.Round(time.Millisecond))
@@ -135,7 +140,11 @@ func (s *Station) session(ctx context.Context) (booted bool, err error) {
 	}
 	s.logf(levelInfo, "heartbeat interval set to %s", strconv.FormatFloat(interval.Seconds(), 'f', -1, 64))
 
-	if err := s.StatusNotification(sctx, 1, 1, "Available"); err != nil {
+	if h := s.hooks; h != nil && h.booted != nil {
+		if err := h.booted(sctx); err != nil {
+			return true, err
+		}
+	} else if err := s.StatusNotification(sctx, 1, 1, "Available"); err != nil {
 		var ce *CallError
 		if !errors.As(err, &ce) {
 			return true, err
@@ -143,7 +152,7 @@ func (s *Station) session(ctx context.Context) (booted bool, err error) {
 		s.logf(levelWarn, "StatusNotification refused: %v", err)
 	}
 
-	t := time.NewTicker(interval)
+	t := time.NewTimer(interval)
 	defer t.Stop()
 	for {
 		select {
@@ -153,6 +162,12 @@ func (s *Station) session(ctx context.Context) (booted bool, err error) {
 			return true, ErrClosed
 		case <-t.C:
 		}
+		if h := s.hooks; h != nil && h.interval != nil && s.opts.HeartbeatInterval <= 0 {
+			if d := h.interval(); d > 0 {
+				interval = d
+			}
+		}
+		t.Reset(interval)
 		if _, err := s.Heartbeat(sctx); err != nil {
 			var ce *CallError
 			if errors.As(err, &ce) {

@@ -130,6 +130,29 @@ type Station struct {
 	wg       sync.WaitGroup // every connection's goroutines
 
 	rejected atomic.Bool // the last BootNotification was Rejected
+
+	// life ends when the station is closed; follow-ups of handlers run
+	// under it (they may outlive the connection, e.g. after a reset).
+	life     context.Context
+	stopLife context.CancelFunc
+
+	bootReason atomic.Pointer[string] // 2.x BootNotification reason; nil: PowerUp
+	// rebootPending: the connection was dropped for a reset; Run
+	// connects again without waiting.
+	rebootPending atomic.Bool
+
+	// hooks, set by a Charger before Run, extend Run's session.
+	hooks *runHooks
+}
+
+// runHooks let a Charger extend what Run does on each connection.
+type runHooks struct {
+	// booted runs once the boot was accepted, instead of the default
+	// StatusNotification of EVSE 1 connector 1.
+	booted func(ctx context.Context) error
+	// interval, when set, returns the current heartbeat interval (the
+	// device model may change it); 0 keeps the current one.
+	interval func() time.Duration
 }
 
 // New returns a Station for opts, filling in defaults. It does no I/O.
@@ -176,7 +199,10 @@ func New(opts Options) *Station {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	life, stopLife := context.WithCancel(context.Background())
 	return &Station{
+		life:     life,
+		stopLife: stopLife,
 		opts:     opts,
 		log:      log,
 		prefix:   opts.ID + ": ",
@@ -340,6 +366,7 @@ func (s *Station) Close() error {
 	}
 	s.closed = true
 	close(s.closedCh)
+	s.stopLife()
 	c := s.cur
 	s.mu.Unlock()
 	if c != nil {
@@ -363,6 +390,38 @@ func (s *Station) Disconnect(code int, reason string) {
 	}
 	c.close(code, reason)
 	c.wait()
+}
+
+// followUp is a handler result with work to do once the answer is sent.
+type followUp struct {
+	result any
+	next   func(ctx context.Context)
+}
+
+// FollowedBy returns a handler result that answers the CALL with result
+// and, once that answer was written, runs next on a goroutine of its own —
+// for what a station does after accepting a command: the
+// StatusNotification after a ChangeAvailability, the message a
+// TriggerMessage asked for (OCPP 2.0.1 F06.FR.04: after the response), a
+// reboot after a Reset. next's ctx ends when the station is closed, not
+// with the connection; Close waits for next to return. If the answer
+// could not be sent, next does not run.
+func FollowedBy(result any, next func(ctx context.Context)) any {
+	return &followUp{result: result, next: next}
+}
+
+// goFollow runs fn under the station's lifetime, owned by its WaitGroup.
+func (s *Station) goFollow(fn func(ctx context.Context)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		fn(s.life)
+	}()
 }
 
 func marshalPayload(p any) (json.RawMessage, error) {
