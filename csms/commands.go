@@ -200,14 +200,25 @@ func (s *Service) Wait(ctx context.Context, id string) (Command, error) {
 	defer s.waiters.remove(id, ch)
 	t := time.NewTicker(s.opts.PollInterval)
 	defer t.Stop()
+	var last Command
 	for {
 		c, err := s.opts.Store.GetCommand(ctx, id)
 		if err != nil {
-			return c, err
+			if ctx.Err() == nil {
+				return c, err
+			}
+			if last.ID == "" { // ended before the first read
+				last, err = s.opts.Store.GetCommand(context.WithoutCancel(ctx), id)
+				if err != nil {
+					return last, err
+				}
+			}
+			return last, ctx.Err()
 		}
 		if c.State.Final() {
 			return c, nil
 		}
+		last = c
 		select {
 		case <-ctx.Done():
 			return c, ctx.Err()
@@ -263,7 +274,7 @@ func (s *Service) answer(ctx context.Context, cpID string, f ocpp.Frame) {
 	case ocpp.CallResult:
 		o.State, o.Response = store.CommandAnswered, append(json.RawMessage(nil), f.Payload...)
 		v := ocpp.Version(c.Protocol)
-		if _, err := message.DecodeResponse(v, c.Action, f.Payload, s.decodeOptions(ctx, cpID)); err != nil {
+		if _, err := message.DecodeResponse(v, c.Action, f.Payload, s.stationDecodeOptions(ctx, cpID)); err != nil {
 			var ve *ocpp.ValidationError
 			o.State, o.ErrorDescription = store.CommandFailed, "invalid response: "+err.Error()
 			if errors.As(err, &ve) {

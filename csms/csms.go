@@ -58,8 +58,12 @@ type Options struct {
 	// PollInterval is how often Wait re-reads a command that another
 	// process may finish. Default 250 ms.
 	PollInterval time.Duration
-	Logger       *slog.Logger
-	Now          func() time.Time
+	// AcceptUnknownTokens authorizes id tokens that are not in the
+	// authorization list (for labs and test benches). Default: they are
+	// Invalid (1.6) / Unknown (2.x).
+	AcceptUnknownTokens bool
+	Logger              *slog.Logger
+	Now                 func() time.Time
 }
 
 // Service is the CSMS.
@@ -80,6 +84,7 @@ type Service struct {
 	waiters   waiters
 	obsMu     sync.RWMutex
 	observers map[string][]func(context.Context, Command) // by action; "" for all
+	vendors   map[string]DataTransferHandler              // by vendor id (HandleDataTransfer)
 	callObs   map[string][]CallObserver                   // by action; "" for all (see OnCall)
 }
 
@@ -118,7 +123,10 @@ func New(opts Options) *Service {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Service{opts: opts, log: opts.Logger, seed: maphash.MakeSeed()}
+	s := &Service{opts: opts, log: opts.Logger, seed: maphash.MakeSeed()}
+	s.OnAnswer("SendLocalList", s.trackLocalList)
+	s.OnAnswer("GetLocalListVersion", s.trackLocalList)
+	return s
 }
 
 // Start starts the workers and the command sweeper, and subscribes to the

@@ -198,6 +198,3 @@ func eventually(t *testing.T, what string, cond func() bool) {
 		time.Sleep(2 * time.Millisecond)
 	}
 }
-
-// obj is shorthand for a JSON object in test payloads.
-type obj = map[string]any

@@ -9,6 +9,11 @@ import (
 
 	"github.com/ocppd/ocppd"
 	"github.com/ocppd/ocppd/ocpp"
+	"github.com/ocppd/ocppd/ocpp/message"
+	"github.com/ocppd/ocppd/ocpp/v16"
+	"github.com/ocppd/ocppd/ocpp/v201"
+	"github.com/ocppd/ocppd/ocpp/v21"
+	"github.com/ocppd/ocppd/store"
 )
 
 // Request is a CALL from a station, as handed to a handler.
@@ -20,12 +25,19 @@ type Request struct {
 	Payload       json.RawMessage
 	Session       string
 	Received      time.Time
+	// Msg is the decoded, validated request: a pointer to the version's
+	// type (e.g. *v201.TransactionEventRequest).
+	Msg any
+	// Station is the station's registration, protocol and lenient flag
+	// as read for this message.
+	Station store.StationPolicy
 }
 
 // handlerFunc handles one action. It stores what the request reports and
-// returns the CALLRESULT payload; an error becomes a CALLERROR (see
+// returns the CALLRESULT payload — a typed response of the station's
+// version, or json.RawMessage; an error becomes a CALLERROR (see
 // errorKind).
-type handlerFunc func(s *Service, ctx context.Context, r *Request) (json.RawMessage, error)
+type handlerFunc func(s *Service, ctx context.Context, r *Request) (any, error)
 
 // handlers maps version and action to handler. Actions missing here are
 // answered NotImplemented. Each file registers the actions it implements
@@ -46,22 +58,58 @@ func handle(action string, h handlerFunc, versions ...ocpp.Version) {
 	}
 }
 
-// allVersions lists every version, for actions shared by all of them.
-var allVersions = []ocpp.Version{ocpp.V16, ocpp.V201, ocpp.V21}
+// allVersions lists every version, for actions shared by all of them;
+// v2x the OCPP 2.x versions.
+var (
+	allVersions = []ocpp.Version{ocpp.V16, ocpp.V201, ocpp.V21}
+	v2x         = []ocpp.Version{ocpp.V201, ocpp.V21}
+)
 
 func init() {
 	handle("BootNotification", (*Service).bootNotification, allVersions...)
 	handle("Heartbeat", (*Service).heartbeat, allVersions...)
 	handle("StatusNotification", (*Service).statusNotification16, ocpp.V16)
-	handle("StatusNotification", (*Service).statusNotification2x, ocpp.V201, ocpp.V21)
+	handle("StatusNotification", (*Service).statusNotification2x, v2x...)
 }
 
+// dispatch gates, decodes and handles a CALL, and returns the encoded
+// CALLRESULT payload.
 func (s *Service) dispatch(ctx context.Context, r *Request) (json.RawMessage, error) {
 	h, ok := handlers[r.Version][r.Action]
 	if !ok {
 		return nil, callErrorf(ocpp.ErrNotImplemented, "action %s is not implemented", r.Action)
 	}
-	return h(s, ctx, r)
+	pol, err := s.opts.Store.GetStationPolicy(ctx, r.ChargePointID)
+	switch {
+	case err == nil:
+	case ocppd.ErrorCode(err) == ocppd.ENOTFOUND:
+		pol = store.StationPolicy{Registration: ocppd.RegistrationRejected} // deleted while connected
+	default:
+		return nil, err
+	}
+	r.Station = pol
+	if r.Action != "BootNotification" && pol.Registration != ocppd.RegistrationAccepted && !s.allowedBeforeAccepted(ctx, r) {
+		// 2.0.1 B02.FR.09 (Pending) and B03.FR.07 (Rejected): a CALL
+		// other than BootNotification, or one TriggerMessage asked
+		// for, MAY be answered with SecurityError. 1.6 §4.2 says the
+		// Charge Point SHALL NOT send other requests before it is
+		// accepted; OCPP-J 1.6 defines SecurityError too, so it gets
+		// the same answer.
+		return nil, callErrorf(ocpp.ErrSecurity, "the station is %s, not Accepted: send BootNotification", pol.Registration)
+	}
+	msg, err := message.DecodeRequest(r.Version, r.Action, r.Payload, s.decodeOptions(r.ChargePointID, pol))
+	if err != nil {
+		return nil, err
+	}
+	r.Msg = msg
+	resp, err := h(s, ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	if raw, ok := resp.(json.RawMessage); ok {
+		return raw, nil
+	}
+	return message.Encode(resp)
 }
 
 // callError is an error that carries the CALLERROR kind to answer with.
@@ -98,114 +146,98 @@ func errorKind(err error) (ocpp.ErrorKind, string) {
 	return ocpp.ErrInternal, "the CSMS could not store this message; retry later"
 }
 
-// rfc3339 formats t as RFC 3339 in UTC with a Z and millisecond precision.
-func rfc3339(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z07:00") }
-
-func (s *Service) bootNotification(ctx context.Context, r *Request) (json.RawMessage, error) {
-	if err := decode(r, new(map[string]any)); err != nil {
-		return nil, err
-	}
-	status := ocppd.RegistrationRejected
-	cp, err := s.opts.Store.GetChargePoint(ctx, r.ChargePointID)
-	switch {
-	case err == nil:
-		status = cp.Registration
-	case ocppd.ErrorCode(err) != ocppd.ENOTFOUND:
-		return nil, err
-	}
+func (s *Service) bootNotification(ctx context.Context, r *Request) (any, error) {
+	status := r.Station.Registration
 	if status != ocppd.RegistrationRejected {
 		// The seed keeps the BootNotification request as the shadow's
 		// state.reported: for 2.x {"chargingStation":{…},"reason":…}, for
 		// 1.6 its own field names.
-		if err := s.report(ctx, r.ChargePointID, r.Payload); err != nil {
+		if err := s.report(ctx, r.ChargePointID, r.Payload); err != nil && ocppd.ErrorCode(err) != ocppd.ENOTFOUND {
 			return nil, err
 		}
 	}
 	if err := s.opts.Store.MarkSeen(ctx, r.ChargePointID, r.Received); err != nil {
 		return nil, err
 	}
+	if status != ocppd.RegistrationRejected {
+		// Commands queued for the station (e.g. provisioning while
+		// Pending) go out now; B02.FR.02 lets the CSMS send them.
+		defer s.flushQueued(context.WithoutCancel(ctx), r.ChargePointID, r.Version)
+	}
 	interval := s.opts.HeartbeatInterval
 	if status != ocppd.RegistrationAccepted {
 		interval = s.opts.RetryInterval
 	}
-	return json.Marshal(struct {
-		CurrentTime string `json:"currentTime"`
-		Interval    int    `json:"interval"`
-		Status      string `json:"status"`
-	}{rfc3339(s.opts.Now()), int(interval / time.Second), string(status)})
+	now := s.opts.Now().UTC().Truncate(time.Millisecond)
+	secs := int(interval / time.Second)
+	switch r.Version {
+	case ocpp.V16:
+		return &v16.BootNotificationResponse{Status: v16.RegistrationStatus(status), CurrentTime: now, Interval: secs}, nil
+	case ocpp.V201:
+		return &v201.BootNotificationResponse{Status: v201.RegistrationStatusEnumType(status), CurrentTime: now, Interval: secs}, nil
+	default:
+		return &v21.BootNotificationResponse{Status: v21.RegistrationStatusEnumType(status), CurrentTime: now, Interval: secs}, nil
+	}
 }
 
-func (s *Service) heartbeat(ctx context.Context, r *Request) (json.RawMessage, error) {
-	if err := decode(r, new(map[string]any)); err != nil {
-		return nil, err
-	}
+func (s *Service) heartbeat(ctx context.Context, r *Request) (any, error) {
 	if err := s.opts.Store.MarkSeen(ctx, r.ChargePointID, r.Received); err != nil {
 		return nil, err
 	}
-	return json.Marshal(struct {
-		CurrentTime string `json:"currentTime"`
-	}{rfc3339(s.opts.Now())})
+	now := s.opts.Now().UTC().Truncate(time.Millisecond)
+	switch r.Version {
+	case ocpp.V16:
+		return &v16.HeartbeatResponse{CurrentTime: now}, nil
+	case ocpp.V201:
+		return &v201.HeartbeatResponse{CurrentTime: now}, nil
+	default:
+		return &v21.HeartbeatResponse{CurrentTime: now}, nil
+	}
 }
 
-func (s *Service) statusNotification16(ctx context.Context, r *Request) (json.RawMessage, error) {
-	var p struct {
-		ConnectorID *int       `json:"connectorId"`
-		ErrorCode   string     `json:"errorCode"`
-		Status      string     `json:"status"`
-		Info        string     `json:"info"`
-		Timestamp   *time.Time `json:"timestamp"`
+func (s *Service) statusNotification16(ctx context.Context, r *Request) (any, error) {
+	p := r.Msg.(*v16.StatusNotificationRequest)
+	ts := p.Timestamp
+	if ts.IsZero() {
+		ts = r.Received
 	}
-	if err := decode(r, &p); err != nil {
+	info := p.Info
+	if p.VendorErrorCode != "" {
+		info = joinNonEmpty(info, p.VendorID+":"+p.VendorErrorCode)
+	}
+	err := s.opts.Store.AddStatus(ctx, ocppd.StatusEvent{
+		ChargePointID: r.ChargePointID, Connector: p.ConnectorID, Status: string(p.Status),
+		ErrorCode: string(p.ErrorCode), Info: info, Timestamp: ts, ReceivedAt: r.Received,
+	})
+	if err != nil {
 		return nil, err
 	}
-	if p.ConnectorID == nil || p.ErrorCode == "" || p.Status == "" {
-		return nil, callErrorf(ocpp.ErrOccurrenceConstraint, "connectorId, errorCode and status are required")
-	}
-	ts := r.Received
-	if p.Timestamp != nil {
-		ts = *p.Timestamp
-	}
-	return s.storeStatus(ctx, ocppd.StatusEvent{
-		ChargePointID: r.ChargePointID, Connector: *p.ConnectorID, Status: p.Status,
-		ErrorCode: p.ErrorCode, Info: p.Info, Timestamp: ts, ReceivedAt: r.Received,
-	})
+	return &v16.StatusNotificationResponse{}, nil
 }
 
-func (s *Service) statusNotification2x(ctx context.Context, r *Request) (json.RawMessage, error) {
-	var p struct {
-		Timestamp       *time.Time `json:"timestamp"`
-		ConnectorStatus string     `json:"connectorStatus"`
-		EVSEID          *int       `json:"evseId"`
-		ConnectorID     *int       `json:"connectorId"`
+func (s *Service) statusNotification2x(ctx context.Context, r *Request) (any, error) {
+	ev := ocppd.StatusEvent{ChargePointID: r.ChargePointID, ReceivedAt: r.Received}
+	var resp any
+	switch p := r.Msg.(type) {
+	case *v201.StatusNotificationRequest:
+		ev.EVSE, ev.Connector, ev.Status, ev.Timestamp = p.EvseID, p.ConnectorID, string(p.ConnectorStatus), p.Timestamp
+		resp = &v201.StatusNotificationResponse{}
+	case *v21.StatusNotificationRequest:
+		ev.EVSE, ev.Connector, ev.Status, ev.Timestamp = p.EvseID, p.ConnectorID, string(p.ConnectorStatus), p.Timestamp
+		resp = &v21.StatusNotificationResponse{}
 	}
-	if err := decode(r, &p); err != nil {
-		return nil, err
-	}
-	if p.Timestamp == nil || p.ConnectorStatus == "" || p.EVSEID == nil || p.ConnectorID == nil {
-		return nil, callErrorf(ocpp.ErrOccurrenceConstraint, "timestamp, connectorStatus, evseId and connectorId are required")
-	}
-	return s.storeStatus(ctx, ocppd.StatusEvent{
-		ChargePointID: r.ChargePointID, EVSE: *p.EVSEID, Connector: *p.ConnectorID,
-		Status: p.ConnectorStatus, Timestamp: *p.Timestamp, ReceivedAt: r.Received,
-	})
-}
-
-func (s *Service) storeStatus(ctx context.Context, ev ocppd.StatusEvent) (json.RawMessage, error) {
 	if err := s.opts.Store.AddStatus(ctx, ev); err != nil {
 		return nil, err
 	}
-	return json.RawMessage(`{}`), nil
+	return resp, nil
 }
 
-// decode unmarshals the payload into v, mapping JSON errors to the
-// version's CALLERROR kinds.
-func decode(r *Request, v any) error {
-	if err := json.Unmarshal(r.Payload, v); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
-			return callErrorf(ocpp.ErrTypeConstraint, "%s: expected %s", te.Field, te.Type)
-		}
-		return callErrorf(ocpp.ErrFormat, "payload: %v", err)
+func joinNonEmpty(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
 	}
-	return nil
+	return a + "; " + b
 }
