@@ -120,7 +120,12 @@ type TransactionFilter struct {
 	ChargePointID string
 	State         TransactionState
 	IDToken       string
-	Limit         int
+	// From and To select transactions with StartedAt in [From, To); zero:
+	// open. (Added for the operator API.)
+	From, To time.Time
+	Limit    int
+	// Offset skips that many results first (paging with Limit).
+	Offset int
 }
 
 // MeterFilter selects samples for ListMeterSamples; results are ordered

@@ -189,6 +189,12 @@ func (db *DB) ListTransactions(ctx context.Context, f store.TransactionFilter) (
 	if f.IDToken != "" {
 		arg("id_token = $%d", f.IDToken)
 	}
+	if !f.From.IsZero() {
+		arg("started_at >= $%d", f.From)
+	}
+	if !f.To.IsZero() {
+		arg("started_at < $%d", f.To)
+	}
 	q := `SELECT ` + txColumns + ` FROM transactions`
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
@@ -196,6 +202,9 @@ func (db *DB) ListTransactions(ctx context.Context, f store.TransactionFilter) (
 	q += " ORDER BY started_at DESC NULLS LAST, charge_point_id, transaction_id"
 	if f.Limit > 0 {
 		q += fmt.Sprintf(" LIMIT %d", f.Limit)
+	}
+	if f.Offset > 0 {
+		q += fmt.Sprintf(" OFFSET %d", f.Offset)
 	}
 	rows, err := db.pool.Query(ctx, q, args...)
 	if err != nil {

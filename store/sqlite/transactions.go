@@ -205,6 +205,12 @@ func (db *DB) ListTransactions(ctx context.Context, f store.TransactionFilter) (
 	if f.IDToken != "" {
 		where, args = append(where, "id_token = ?"), append(args, f.IDToken)
 	}
+	if !f.From.IsZero() {
+		where, args = append(where, "started_at >= ?"), append(args, ms(f.From))
+	}
+	if !f.To.IsZero() {
+		where, args = append(where, "started_at < ?"), append(args, ms(f.To))
+	}
 	q := `SELECT ` + txColumns + ` FROM transactions`
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
@@ -213,8 +219,8 @@ func (db *DB) ListTransactions(ctx context.Context, f store.TransactionFilter) (
 	if limit <= 0 {
 		limit = -1
 	}
-	q += " ORDER BY started_at DESC, charge_point_id, transaction_id LIMIT ?"
-	rows, err := db.r.QueryContext(ctx, q, append(args, limit)...)
+	q += " ORDER BY started_at DESC, charge_point_id, transaction_id LIMIT ? OFFSET ?"
+	rows, err := db.r.QueryContext(ctx, q, append(args, limit, max(f.Offset, 0))...)
 	if err != nil {
 		return nil, translate("list transactions", err)
 	}

@@ -77,6 +77,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"StatusHistoryLimit", testStatusHistoryLimit},
 		{"StatusPerStation", testStatusPerStation},
 		{"Tokens", testTokens},
+		{"TransactionTimeAndOffset", testTransactionTimeAndOffset},
 		{"Commands", testCommands}, {"CommandsExpireConcurrent", testCommandsExpireConcurrent},
 		{"Transactions", testTransactions}, {"MeterSamples", testMeterSamples}, {"IDTokens", testIDTokens}, {"StationData", testStationData},
 		{"CloseIdempotent", testCloseIdempotent},
