@@ -69,6 +69,9 @@ type Options struct {
 	// Logger receives the adapter's logs; default slog.Default(). comqtt's
 	// own logging goes to the same handler, at warning level and above.
 	Logger *slog.Logger
+	// Users may log in to the listener; without credentials a client is
+	// admitted only when ListenAddr is a loopback address (see auth.go).
+	Users []User
 }
 
 // Broker is the embedded MQTT broker. Create it with New; Publish and
@@ -123,7 +126,7 @@ func New(opts Options) *Broker {
 		SysTopicResendInterval: 10,
 	})
 	// One hook decides who may connect and what they may do: see auth.go.
-	if err := srv.AddHook(newAuthHook(), nil); err != nil {
+	if err := srv.AddHook(newAuthHook(opts), nil); err != nil {
 		// Only possible for a hook whose Init fails; ours does not.
 		panic(fmt.Sprintf("embedded: add auth hook: %v", err))
 	}
