@@ -39,7 +39,7 @@ func (c *clock) Advance(d time.Duration) {
 
 // env is a CSMS on an in-memory bus and a SQLite store in a temp dir.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	bus   *memory.Bus
 	db    *sqlite.DB
 	store store.Store // what the service uses (db, or a wrapper)
@@ -49,6 +49,11 @@ type env struct {
 
 // newEnv starts a service; tune may change its options (and Store).
 func newEnv(t *testing.T, tune ...func(*Options)) *env {
+	t.Helper()
+	return newEnvTB(t, tune...)
+}
+
+func newEnvTB(t testing.TB, tune ...func(*Options)) *env {
 	t.Helper()
 	ctx := context.Background()
 	e := &env{t: t, bus: memory.New(), clock: &clock{t: time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)}}
