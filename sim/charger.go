@@ -94,7 +94,7 @@ type Charger struct {
 	reservations map[int]*reservation
 	profiles     []chargingProfile
 	firmware     FirmwareState
-	fwBusy       bool
+	fwCancel     context.CancelFunc // cancels the update in progress
 	logs         []LogUpload
 	pendingReset string // an OnIdle reset waits for the transactions to end
 	inoperative  bool   // the whole station (connector 0 / no evse)
@@ -170,6 +170,8 @@ type FirmwareState struct {
 	Status   string // the last status notified
 	Size     int    // bytes downloaded
 	Data     []byte // the file as downloaded
+	// InProgress: the update has not finished (or failed) yet.
+	InProgress bool
 }
 
 // LogUpload is one uploaded log file.

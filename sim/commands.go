@@ -351,13 +351,13 @@ func (c *Charger) register2x() {
 	})
 	handle(c, "UpdateFirmware", func(ctx context.Context, r *v201.UpdateFirmwareRequest) (any, error) {
 		c.mu.Lock()
-		busy := c.fwBusy
-		c.mu.Unlock()
-		if busy {
-			return status{"Rejected"}, nil
+		st := "Accepted"
+		if c.firmware.InProgress {
+			st = "AcceptedCanceled" // L01.FR.24: the update in progress is canceled
 		}
+		c.mu.Unlock()
 		id := r.RequestID
-		return FollowedBy(status{"Accepted"}, func(ctx context.Context) {
+		return FollowedBy(status{st}, func(ctx context.Context) {
 			c.updateFirmware(ctx, r.Firmware.Location, r.Firmware.RetrieveDateTime, &id)
 		}), nil
 	})

@@ -34,14 +34,24 @@ func (c *Charger) firmwareStatus(ctx context.Context, st string, requestID *int)
 // updateFirmware waits for the retrieve time, downloads the file over
 // HTTP(S) and walks through Downloading, Downloaded, Installing and
 // Installed (1.6 §5.19 and 6.x; 2.0.1 L01), or DownloadFailed.
+//
+// A new update cancels the one in progress (2.0.1 L01.FR.24: the answer
+// is then AcceptedCanceled).
 func (c *Charger) updateFirmware(ctx context.Context, location string, retrieve time.Time, requestID *int) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	c.mu.Lock()
-	c.fwBusy = true
-	c.firmware = FirmwareState{Location: location}
+	if c.fwCancel != nil {
+		c.fwCancel()
+	}
+	c.fwCancel = cancel
+	c.firmware = FirmwareState{Location: location, InProgress: true}
 	c.mu.Unlock()
 	defer func() {
 		c.mu.Lock()
-		c.fwBusy = false
+		if c.firmware.Location == location {
+			c.firmware.InProgress = false
+		}
 		c.mu.Unlock()
 	}()
 	if d := retrieve.Sub(c.now()); d > 0 && !c.Station.sleep(ctx, d) {
