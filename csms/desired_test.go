@@ -192,7 +192,7 @@ func TestDesiredTimedOutRetriedAtBoot(t *testing.T) {
 	st := e.station("CP1", ocpp.V16)
 	desired(t, sh, "CP1", `{"configuration":{"HeartbeatInterval":"120"}}`)
 	st.expectCall("ChangeConfiguration") // never answered
-	e.clock.Advance(2 * time.Minute)   // past the 60 s command timeout
+	e.clock.Advance(2 * time.Minute)     // past the 60 s command timeout
 	eventually(t, "the timeout in reported", func() bool {
 		s := asObject(asObject(getDoc(t, sh, "CP1").State.Reported["configurationStatus"])["HeartbeatInterval"])
 		return s["status"] == statusTimedOut
