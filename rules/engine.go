@@ -25,6 +25,8 @@ const PropRule = "ocppd-rule"
 
 // Options configure an Engine. Zero values take the defaults noted.
 type Options struct {
+	// Bus is where rules read and republish. Without one the engine only
+	// manages rule definitions (for an API-only process): nothing runs.
 	Bus bus.Bus
 	// Topics.Prefix is the bus topic prefix: rules subscribe under it and
 	// see topics without it (so the seed's '+/in' works with any prefix),
@@ -168,7 +170,7 @@ func (e *Engine) Start(ctx context.Context) error {
 	if err := e.Reload(ctx); err != nil {
 		return err
 	}
-	if e.opts.PollInterval > 0 && e.opts.Store != nil {
+	if e.opts.PollInterval > 0 && e.opts.Store != nil && e.opts.Bus != nil {
 		e.wg.Add(1)
 		go e.poll()
 	}
@@ -297,6 +299,9 @@ func ident(r Rule) string {
 // apply makes defs (the enabled ones) the running rules. Called with
 // reloadMu held.
 func (e *Engine) apply(defs []Rule) {
+	if e.opts.Bus == nil {
+		return // definitions only
+	}
 	next := map[string]*liveRule{}
 	var stopped []*liveRule
 	for _, r := range defs {

@@ -425,3 +425,19 @@ func TestTemplate(t *testing.T) {
 		}
 	}
 }
+
+// Without a bus the engine manages definitions only (an API-only process).
+func TestDefinitionsOnlyWithoutBus(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	e := startEngine(t, rules.Options{Store: st})
+	if _, err := e.Create(ctx, mustRule(t, `{"name":"seed","sql":"`+seedLine+`","actions":[{"log":{}}]}`)); err != nil {
+		t.Fatal(err)
+	}
+	if list, err := e.List(ctx); err != nil || len(list) != 1 {
+		t.Fatalf("List = %v, %v", list, err)
+	}
+	if len(e.Stats()) != 0 {
+		t.Errorf("a rule runs without a bus: %+v", e.Stats())
+	}
+}
