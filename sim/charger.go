@@ -265,8 +265,8 @@ func (c *Charger) accepted(res BootResult) {
 }
 
 // booted is Run's hook after an accepted boot.
-func (c *Charger) booted(ctx context.Context) error {
-	c.accepted(BootResult{})
+func (c *Charger) booted(ctx context.Context, res BootResult) error {
+	c.accepted(res)
 	if err := c.Replay(ctx); err != nil {
 		return err
 	}

@@ -141,7 +141,7 @@ func (s *Station) session(ctx context.Context) (booted bool, err error) {
 	s.logf(levelInfo, "heartbeat interval set to %s", strconv.FormatFloat(interval.Seconds(), 'f', -1, 64))
 
 	if h := s.hooks; h != nil && h.booted != nil {
-		if err := h.booted(sctx); err != nil {
+		if err := h.booted(sctx, res); err != nil {
 			return true, err
 		}
 	} else if err := s.StatusNotification(sctx, 1, 1, "Available"); err != nil {

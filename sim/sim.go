@@ -149,7 +149,7 @@ type Station struct {
 type runHooks struct {
 	// booted runs once the boot was accepted, instead of the default
 	// StatusNotification of EVSE 1 connector 1.
-	booted func(ctx context.Context) error
+	booted func(ctx context.Context, res BootResult) error
 	// interval, when set, returns the current heartbeat interval (the
 	// device model may change it); 0 keeps the current one.
 	interval func() time.Duration
