@@ -9,25 +9,43 @@ BIN     := bin/ocppd
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 ARGS    ?=
 
-.PHONY: run build test test-deps vet fuzz bench clean
+.PHONY: run build portal test test-deps vet fuzz bench clean
 
 run: build
 	./$(BIN) serve $(ARGS)
 
-build:
+build: portal
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/ocppd
 
+# The web portal (portal/): npm installs its packages from the committed
+# lockfile, esbuild bundles src/ into portal/dist/, which go:embed puts in
+# the binary. Without it the binary serves a "portal not built" page.
+PORTAL_DEPS := portal/node_modules/.package-lock.json
+PORTAL_SRC  := $(shell find portal/src -type f 2>/dev/null) portal/build.mjs
+portal: portal/dist/index.html
+
+$(PORTAL_DEPS): portal/package.json portal/package-lock.json
+	@command -v npm >/dev/null || { echo "npm is needed to build the portal (apt-get install npm)"; exit 1; }
+	npm ci --prefix portal --no-audit --no-fund --loglevel=error
+	@touch $@
+
+portal/dist/index.html: $(PORTAL_DEPS) $(PORTAL_SRC)
+	npm run --prefix portal --silent build
+
 # Test dependencies are installed by the project itself: npm packages for
-# the independent OCPP client (ocpp-rpc) and for the OCPP schemas.
-test-deps:
+# the independent OCPP client (ocpp-rpc), the OCPP schemas and the portal's
+# browser tests (playwright-core), and Debian's chromium for those.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+test-deps: $(PORTAL_DEPS)
 	npm ci --prefix test/ocpprpc --no-audit --no-fund --loglevel=error
+	command -v chromium >/dev/null || ($(SUDO) apt-get update && $(SUDO) apt-get install -y chromium)
 	@if [ -f tools/schemas/package-lock.json ]; then npm ci --prefix tools/schemas --no-audit --no-fund --loglevel=error; fi
 
 vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 
-test: test-deps vet
+test: test-deps vet portal
 	OCPPD_TEST_NODE=1 $(GO) test -race -count=1 -timeout 20m ./...
 	$(MAKE) fuzz
 
@@ -45,3 +63,4 @@ bench:
 
 clean:
 	rm -rf bin
+	find portal/dist -mindepth 1 ! -name .gitkeep -delete

@@ -25,7 +25,7 @@ export function healthPage(el) {
     h('p', {class: 'hint'}, 'Charts cover the time this page has been open. Prometheus scrapes the full history from /metrics.'));
 
   const charts = {
-    conn: timeChart(boxes.conn, {series: [{label: 'total'}, ...VERSIONS.map((v) => ({label: v}))], yLabel: 'stations'}),
+    conn: timeChart(boxes.conn, {series: [{label: 'online (store)'}, ...VERSIONS.map((v) => ({label: v}))], yLabel: 'stations'}),
     rate: timeChart(boxes.rate, {series: [{label: 'from stations', unit: '/s'}, {label: 'to stations', unit: '/s'}], yLabel: 'msg/s'}),
     lat: timeChart(boxes.lat, {series: [{label: 'p50', unit: 'ms'}, {label: 'p95', unit: 'ms'}, {label: 'p99', unit: 'ms'}], yLabel: 'ms'}),
     err: timeChart(boxes.err, {series: [{label: 'from stations'}, {label: 'to stations'}], yLabel: 'errors', bars: true}),
@@ -46,7 +46,7 @@ export function healthPage(el) {
       card('Event stream clients', s.events?.clients ?? 0, 'clients'),
       card('Version · uptime', `${s.version || '?'} · ${fmtNum((s.uptimeSeconds || 0) / 3600, 1)} h`, 'version'));
     const conn = m.connected || {};
-    charts.conn.push(now, s.stations?.online ?? 0, ...VERSIONS.map((v) => conn[v] ?? 0));
+    charts.conn.push(now, s.stations?.online ?? 0, ...VERSIONS.map((v) => conn[v] ?? conn[v.replace('ocpp', '')] ?? 0));
     if (prev && s.messages) {
       const dt = Math.max(0.001, now - prev.t);
       const pm = prev.m;

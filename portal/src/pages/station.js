@@ -90,7 +90,7 @@ function overview(el, id, getCP) {
   const renderConns = () => {
     const list = connectors.filter((c) => c.connectorId || c.evseId);
     replace(conns, list.length ? list.map((c) => h('tr', {'data-connector': `${c.evseId}/${c.connectorId}`},
-      h('td', {}, c.evseId), h('td', {}, c.connectorId), h('td', {}, badge(c.status)),
+      h('td', {}, c.evseId || '—'), h('td', {}, c.connectorId), h('td', {}, badge(c.status)),
       h('td', {}, c.errorCode && c.errorCode !== 'NoError' ? c.errorCode : '—'), h('td', {}, ago(c.timestamp || c.receivedAt))))
       : h('tr', {}, h('td', {colspan: 5, class: 'empty'}, 'No connector has reported a status yet.')));
   };
@@ -329,7 +329,7 @@ function messagesTab(el, id) {
     if (items.length > 500) items.shift();
   };
   if (has('get', '/chargepoints/{cp}/messages')) {
-    api('GET', fill('/chargepoints/{cp}/messages', {cp: id}) + query({limit: 100}))
+    api('GET', fill('/chargepoints/{cp}/messages', {cp: id}))
       .then((r) => { for (const ev of r.items || []) add(ev); items.sort((a, b) => (a.seq || 0) - (b.seq || 0)); render(); })
       .catch(() => {});
   }
