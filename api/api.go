@@ -66,6 +66,12 @@ type Options struct {
 	// Shadows applies desired-state updates; nil uses a compare-and-swap
 	// loop on the store (see shadowUpdater).
 	Shadows ShadowUpdater
+	// Commands issues CSMS→station commands; nil answers 501 to POST
+	// /chargepoints/{cp}/commands (listing and reading still work).
+	Commands Commander
+	// Rules is the rules engine behind /rules and /tables; nil leaves
+	// those routes answering 501.
+	Rules RulesEngine
 
 	// MessageLog is the number of recent frames kept per station (in this
 	// process's memory) for GET /api/v1/chargepoints/{id}/messages.

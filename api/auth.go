@@ -115,3 +115,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), tokenKey{}, t)))
 	})
 }
+
+// Protect returns h behind the API's token check, for handlers served
+// outside the API (such as /metrics in a process without the api role).
+func (s *Server) Protect(h http.Handler) http.Handler { return s.authenticate(h) }

@@ -274,3 +274,5 @@ func TestMessageLogMemoryBound(t *testing.T) {
 		t.Error("a disabled log kept frames")
 	}
 }
+
+type busMessage = bus.Message

@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -70,3 +71,9 @@ func queryInt(r *http.Request, name string, def, lo, hi int) (int, error) {
 	}
 	return n, nil
 }
+
+// equalFold compares id tokens as the store does: ignoring case.
+func equalFold(a, b string) bool { return strings.EqualFold(a, b) }
+
+// rfc3339ms is the time format of times the API formats itself.
+const rfc3339ms = "2006-01-02T15:04:05.000Z07:00"

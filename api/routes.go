@@ -20,4 +20,29 @@ func (s *Server) registerRoutes() {
 	s.handle(http.MethodGet, "/chargepoints/{cp}/shadow", s.getShadow)
 	s.handle(http.MethodPatch, "/chargepoints/{cp}/shadow", s.updateShadow)
 	s.handle(http.MethodGet, "/chargepoints/{cp}/messages", s.getMessages)
+	s.handle(http.MethodPut, "/chargepoints/{cp}/password", s.putPassword)
+	s.handle(http.MethodDelete, "/chargepoints/{cp}/password", s.deletePassword)
+	s.handle(http.MethodGet, "/chargepoints/{cp}/transactions/{tx}", s.getTransaction)
+	s.handle(http.MethodGet, "/chargepoints/{cp}/metervalues", s.getMeterValues)
+	s.handle(http.MethodPost, "/chargepoints/{cp}/commands", s.createCommand)
+
+	s.handle(http.MethodGet, "/commands", s.listCommands)
+	s.handle(http.MethodGet, "/commands/{id}", s.getCommand)
+
+	s.handle(http.MethodGet, "/transactions", s.listTransactions)
+
+	s.handle(http.MethodGet, "/idtokens", s.listIDTokens)
+	s.handle(http.MethodGet, "/idtokens/{token}", s.getIDToken)
+	s.handle(http.MethodPut, "/idtokens/{token}", s.putIDToken)
+	s.handle(http.MethodDelete, "/idtokens/{token}", s.deleteIDToken)
+
+	s.handle(http.MethodGet, "/rules", s.listRules)
+	s.handle(http.MethodPost, "/rules", s.createRule)
+	s.handle(http.MethodGet, "/rules/{name}", s.getRule)
+	s.handle(http.MethodPut, "/rules/{name}", s.updateRule)
+	s.handle(http.MethodPatch, "/rules/{name}", s.patchRule)
+	s.handle(http.MethodDelete, "/rules/{name}", s.deleteRule)
+	s.handle(http.MethodGet, "/tables", s.listTables)
+	s.handle(http.MethodGet, "/tables/{table}/rows", s.listTableRows)
+	s.handle(http.MethodGet, "/tables/{table}/rows/{key}", s.getTableRow)
 }
