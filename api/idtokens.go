@@ -10,10 +10,10 @@ import (
 
 // putIDToken is the body of PUT /idtokens/{token}.
 type putIDToken struct {
-	Type      string    `json:"type"`
-	Status    string    `json:"status"`
+	Type      string `json:"type"`
+	Status    string `json:"status"`
 	ExpiresAt string `json:"expiresAt"` // RFC 3339; parsed here to name the field in errors
-	GroupID   string    `json:"groupId"`
+	GroupID   string `json:"groupId"`
 }
 
 // authorizationStatuses are the AuthorizationStatus values of OCPP 1.6

@@ -155,14 +155,14 @@ func TestTransactionsAndMeterValues(t *testing.T) {
 		return out
 	}
 	for q, w := range map[string]string{
-		"":                                 "T2T1T0",
-		"?cp=CP1":                          "T1T0",
-		"?idToken=TAG0":                    "T2T0",
-		"?from=2025-06-01T11:00:00Z":       "T2T1",
-		"?to=2025-06-01T11:00:00Z":         "T0",
-		"?limit=2":                         "T2T1>2",
-		"?limit=2&after=2":                 "T0",
-		"?state=ended":                     "",
+		"":                                  "T2T1T0",
+		"?cp=CP1":                           "T1T0",
+		"?idToken=TAG0":                     "T2T0",
+		"?from=2025-06-01T11:00:00Z":        "T2T1",
+		"?to=2025-06-01T11:00:00Z":          "T0",
+		"?limit=2":                          "T2T1>2",
+		"?limit=2&after=2":                  "T0",
+		"?state=ended":                      "",
 		"?cp=CP1&from=2025-06-01T10:30:00Z": "T1",
 	} {
 		if got := ids(q); got != w {
