@@ -26,7 +26,7 @@ import (
 //	reported.configurationStatus.<key>       {value, status, commandId, timestamp[, error]}
 //	reported.variables.<component>.<variable>
 //	reported.variablesStatus.<component>.<variable>
-//	reported.firmware.version                from BootNotification
+//	reported.firmware.version                from BootNotification, once desired.firmware is set
 //	reported.firmware.location               of the last update the station accepted
 //	reported.firmware.status                 last FirmwareStatusNotification
 //	reported.firmware.update                 {version, location, status, commandId, requestId, timestamp}
@@ -583,7 +583,17 @@ func (sh *Shadows) onBoot(ctx context.Context, r *Request, response json.RawMess
 		fw = p.ChargingStation.FirmwareVersion
 	}
 	if fw != "" {
-		sh.report(ctx, r.ChargePointID, map[string]any{"firmware": map[string]any{"version": fw}})
+		// Only for stations whose firmware the shadow manages: otherwise
+		// reported stays exactly the seed's BootNotification request.
+		_, err := sh.modify(ctx, r.ChargePointID, func(doc shadow.Document) (shadow.Update, bool, error) {
+			if doc.State.Desired["firmware"] == nil && doc.State.Reported["firmware"] == nil {
+				return shadow.Update{}, false, nil
+			}
+			return shadow.Update{State: shadow.UpdateState{Reported: map[string]any{"firmware": map[string]any{"version": fw}}}}, true, nil
+		})
+		if err != nil {
+			sh.log.Warn("recording the firmware version failed", "cp", r.ChargePointID, "err", err)
+		}
 	}
 	if err := sh.reconcile(ctx, r.ChargePointID, true); err != nil {
 		sh.log.Warn("pushing the desired state after boot failed", "cp", r.ChargePointID, "err", err)
