@@ -45,6 +45,7 @@ type serveConfig struct {
 	TopicPrefix       string
 	GatewayID         string
 	ShutdownTimeout   time.Duration
+	Rules             rulesConfig // the config file's rules: section (rules.go)
 }
 
 const serveSummary = `Runs ocppd. By default every role runs in one process with an embedded MQTT
@@ -77,8 +78,11 @@ func serveCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.StringVar(&cfg.GatewayID, "gateway-id", "", "id of this process in the cluster: the gateway id in lifecycle events and the base of its MQTT client ids; keep it stable across restarts and unique (default hostname-pid)")
 	secondsVar(fs, &cfg.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long a shutdown may take before it is forced")
 	logCfg := addLogFlags(fs)
-	opts, err := loadFlags(fs, args)
+	opts, err := loadFlags(fs, args, rulesSection)
 	if err != nil {
+		return err
+	}
+	if cfg.Rules, err = rulesFromConfig(opts); err != nil {
 		return err
 	}
 	cfg.MQTTAddrExplicit = opts.explicit("mqtt-addr")
@@ -137,6 +141,7 @@ type server struct {
 	httpSrv *http.Server
 	ocppLn  net.Listener
 	httpLn  net.Listener
+	sr      shadowsRules // rules.go: device shadows and the rules engine
 
 	draining     atomic.Bool // shutdown started: /readyz answers 503
 	shutdownOnce sync.Once
@@ -251,6 +256,9 @@ func (s *server) startCSMS(ctx context.Context) error {
 		HeartbeatInterval: s.cfg.HeartbeatInterval,
 		Logger:            s.log.With("component", "csms"),
 	})
+	if err := s.startShadowsAndRules(ctx, b); err != nil { // rules.go
+		return err
+	}
 	if err := s.csms.Start(ctx); err != nil {
 		return err
 	}
@@ -346,6 +354,7 @@ func (s *server) Shutdown(ctx context.Context) error {
 			errs = append(errs, s.httpSrv.Shutdown(ctx))
 		}
 		s.serveWG.Wait()
+		errs = append(errs, s.closeShadowsAndRules()) // rules.go
 		if s.csms != nil {
 			errs = append(errs, s.csms.Close())
 		}
