@@ -24,6 +24,7 @@ usage: ocppd <command> [flags]
 commands:
   serve     run the gateway, the CSMS and the operator HTTP server
   cp        manage the charge point registry (add, list, rm)
+  token     manage operator API tokens (create, list, revoke)
   sim       simulate a charge point
   load      load-test a server with many simulated charge points
   version   print the version
@@ -65,6 +66,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch cmd {
 	case "serve":
 		return serveCommand(ctx, rest, stdout, stderr)
+	case "token":
+		return tokenCommand(ctx, rest, stdout, stderr)
 	case "cp":
 		return cpCommand(ctx, rest, stdout, stderr)
 	case "sim":

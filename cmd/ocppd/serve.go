@@ -45,7 +45,7 @@ type serveConfig struct {
 	TopicPrefix       string
 	GatewayID         string
 	ShutdownTimeout   time.Duration
-	Rules             rulesConfig // the config file's rules: section (rules.go)
+	API               apiConfig // api.go
 }
 
 const serveSummary = `Runs ocppd. By default every role runs in one process with an embedded MQTT
@@ -77,12 +77,10 @@ func serveCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.StringVar(&cfg.TopicPrefix, "topic-prefix", "", "prefix of every MQTT topic, e.g. fleet1/")
 	fs.StringVar(&cfg.GatewayID, "gateway-id", "", "id of this process in the cluster: the gateway id in lifecycle events and the base of its MQTT client ids; keep it stable across restarts and unique (default hostname-pid)")
 	secondsVar(fs, &cfg.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long a shutdown may take before it is forced")
+	addAPIFlags(fs, &cfg.API)
 	logCfg := addLogFlags(fs)
-	opts, err := loadFlags(fs, args, rulesSection)
+	opts, err := loadFlags(fs, args)
 	if err != nil {
-		return err
-	}
-	if cfg.Rules, err = rulesFromConfig(opts); err != nil {
 		return err
 	}
 	cfg.MQTTAddrExplicit = opts.explicit("mqtt-addr")
@@ -141,8 +139,8 @@ type server struct {
 	httpSrv *http.Server
 	ocppLn  net.Listener
 	httpLn  net.Listener
-	sr      shadowsRules // rules.go: device shadows and the rules engine
 
+	api          apiRole     // api.go: operator API and metrics
 	draining     atomic.Bool // shutdown started: /readyz answers 503
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -204,6 +202,9 @@ func (s *server) Start(ctx context.Context) error {
 	}
 	// Features of the api role start here (they mount their handlers in
 	// operatorHandler).
+	if err := s.startAPI(ctx); err != nil {
+		return err
+	}
 	if s.roles.gateway {
 		if s.ocppLn, err = net.Listen("tcp", s.cfg.OCPPAddr); err != nil {
 			return fmt.Errorf("listen for OCPP (--ocpp-addr %s): %w", s.cfg.OCPPAddr, err)
@@ -256,9 +257,6 @@ func (s *server) startCSMS(ctx context.Context) error {
 		HeartbeatInterval: s.cfg.HeartbeatInterval,
 		Logger:            s.log.With("component", "csms"),
 	})
-	if err := s.startShadowsAndRules(ctx, b); err != nil { // rules.go
-		return err
-	}
 	if err := s.csms.Start(ctx); err != nil {
 		return err
 	}
@@ -342,6 +340,7 @@ func (s *server) Shutdown(ctx context.Context) error {
 	s.shutdownOnce.Do(func() {
 		s.draining.Store(true)
 		var errs []error
+		errs = append(errs, s.closeAPI()) // ends event streams before the HTTP shutdown waits for them
 		if s.ocppSrv != nil {
 			// Stop accepting new upgrades; hijacked WebSockets are closed by
 			// the gateway below.
@@ -354,7 +353,6 @@ func (s *server) Shutdown(ctx context.Context) error {
 			errs = append(errs, s.httpSrv.Shutdown(ctx))
 		}
 		s.serveWG.Wait()
-		errs = append(errs, s.closeShadowsAndRules()) // rules.go
 		if s.csms != nil {
 			errs = append(errs, s.csms.Close())
 		}
@@ -379,6 +377,7 @@ func (s *server) operatorHandler() http.Handler {
 		fmt.Fprintf(w, `{"status":"ok","version":%q,"roles":%q}`+"\n", version, s.roles.String())
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
+	s.mountAPI(mux)
 	return mux
 }
 
