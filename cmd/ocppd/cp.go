@@ -17,12 +17,15 @@ import (
 	"github.com/ocppd/ocppd/store"
 )
 
-const cpUsage = `usage: ocppd cp <add|list|rm> [flags] [ID…]
+const cpUsage = `usage: ocppd cp <add|list|rm|passwd> [flags] [ID…]
 
   add ID…          register stations (also --file FILE, one id a line, and
                    --range LOAD000001-LOAD019000); all in one transaction
   list             list registered stations
   rm ID…           remove stations and everything stored about them
+  passwd ID        set the station's HTTP Basic password (security profiles
+                   1, 2): generated and printed once, or --password; only
+                   a salted hash is stored (see docs/security.md)
 
 The commands work while "ocppd serve" runs on the same --data-dir, or on
 the same PostgreSQL database with --db (and --db-schema).
@@ -41,6 +44,7 @@ func cpCommand(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.StringVar(&dbc.Schema, "db-schema", "", "PostgreSQL schema holding ocppd's tables")
 	var file, idRange, status *string
 	var asJSON *bool
+	var pw *passwdFlags
 	switch sub {
 	case "add":
 		file = fs.String("file", "", "file with one station id a line ('-' for standard input)")
@@ -49,6 +53,8 @@ func cpCommand(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	case "list":
 		asJSON = fs.Bool("json", false, "print JSON instead of a table")
 	case "rm":
+	case "passwd":
+		pw = addPasswdFlags(fs) // security.go
 	default:
 		fmt.Fprint(stderr, cpUsage)
 		return usageErrorf("cp: unknown subcommand %q", sub)
@@ -88,6 +94,8 @@ func cpCommand(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 	case "list":
 		return listChargePoints(ctx, db, stdout, *asJSON)
+	case "passwd":
+		return setPassword(ctx, db, opts.args, pw, stdout)
 	case "rm":
 		if len(opts.args) == 0 {
 			return usageErrorf("cp rm: give at least one station id")

@@ -45,7 +45,6 @@ type serveConfig struct {
 	TopicPrefix       string
 	GatewayID         string
 	ShutdownTimeout   time.Duration
-	API               apiConfig // api.go
 }
 
 const serveSummary = `Runs ocppd. By default every role runs in one process with an embedded MQTT
@@ -77,7 +76,6 @@ func serveCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.StringVar(&cfg.TopicPrefix, "topic-prefix", "", "prefix of every MQTT topic, e.g. fleet1/")
 	fs.StringVar(&cfg.GatewayID, "gateway-id", "", "id of this process in the cluster: the gateway id in lifecycle events and the base of its MQTT client ids; keep it stable across restarts and unique (default hostname-pid)")
 	secondsVar(fs, &cfg.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long a shutdown may take before it is forced")
-	addAPIFlags(fs, &cfg.API)
 	logCfg := addLogFlags(fs)
 	opts, err := loadFlags(fs, args)
 	if err != nil {
@@ -140,7 +138,6 @@ type server struct {
 	ocppLn  net.Listener
 	httpLn  net.Listener
 
-	api          apiRole     // api.go: operator API and metrics
 	draining     atomic.Bool // shutdown started: /readyz answers 503
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -202,9 +199,6 @@ func (s *server) Start(ctx context.Context) error {
 	}
 	// Features of the api role start here (they mount their handlers in
 	// operatorHandler).
-	if err := s.startAPI(ctx); err != nil {
-		return err
-	}
 	if s.roles.gateway {
 		if s.ocppLn, err = net.Listen("tcp", s.cfg.OCPPAddr); err != nil {
 			return fmt.Errorf("listen for OCPP (--ocpp-addr %s): %w", s.cfg.OCPPAddr, err)
@@ -340,7 +334,6 @@ func (s *server) Shutdown(ctx context.Context) error {
 	s.shutdownOnce.Do(func() {
 		s.draining.Store(true)
 		var errs []error
-		errs = append(errs, s.closeAPI()) // ends event streams before the HTTP shutdown waits for them
 		if s.ocppSrv != nil {
 			// Stop accepting new upgrades; hijacked WebSockets are closed by
 			// the gateway below.
@@ -377,7 +370,6 @@ func (s *server) operatorHandler() http.Handler {
 		fmt.Fprintf(w, `{"status":"ok","version":%q,"roles":%q}`+"\n", version, s.roles.String())
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
-	s.mountAPI(mux)
 	return mux
 }
 
