@@ -24,7 +24,7 @@ import (
 )
 
 // defaultMQTTAddr is the default MQTT listener for outside tools.
-const defaultMQTTAddr = ":1883"
+const defaultMQTTAddr = "127.0.0.1:1883" // loopback: no credentials needed (security.go)
 
 // serveConfig is the configuration of `ocppd serve`. The zero value of
 // Roles means every role.
@@ -45,6 +45,9 @@ type serveConfig struct {
 	TopicPrefix       string
 	GatewayID         string
 	ShutdownTimeout   time.Duration
+	Rules             rulesConfig    // the config file's rules: section (rules.go)
+	Security          securityConfig // security.go
+	API               apiConfig      // api.go
 }
 
 const serveSummary = `Runs ocppd. By default every role runs in one process with an embedded MQTT
@@ -76,9 +79,14 @@ func serveCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.StringVar(&cfg.TopicPrefix, "topic-prefix", "", "prefix of every MQTT topic, e.g. fleet1/")
 	fs.StringVar(&cfg.GatewayID, "gateway-id", "", "id of this process in the cluster: the gateway id in lifecycle events and the base of its MQTT client ids; keep it stable across restarts and unique (default hostname-pid)")
 	secondsVar(fs, &cfg.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long a shutdown may take before it is forced")
+	addAPIFlags(fs, &cfg.API)
+	addSecurityFlags(fs, &cfg.Security)
 	logCfg := addLogFlags(fs)
-	opts, err := loadFlags(fs, args)
+	opts, err := loadFlags(fs, args, rulesSection)
 	if err != nil {
+		return err
+	}
+	if cfg.Rules, err = rulesFromConfig(opts); err != nil {
 		return err
 	}
 	cfg.MQTTAddrExplicit = opts.explicit("mqtt-addr")
@@ -86,6 +94,9 @@ func serveCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return usageErrorf("--mqtt-addr is the listener of the embedded broker, which does not run with --broker %s; drop one of them (watch the traffic on the external broker instead)", redactURL(cfg.Broker.URL))
 	}
 	if _, err := parseRoles(cfg.Roles); err != nil {
+		return err
+	}
+	if err := cfg.Security.validate(cfg.MQTTAddr, cfg.Broker.URL == ""); err != nil {
 		return err
 	}
 	logger, err := logCfg.logger(stderr)
@@ -137,7 +148,9 @@ type server struct {
 	httpSrv *http.Server
 	ocppLn  net.Listener
 	httpLn  net.Listener
+	sr      shadowsRules // rules.go: device shadows and the rules engine
 
+	api          apiRole     // api.go: operator API and metrics
 	draining     atomic.Bool // shutdown started: /readyz answers 503
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -199,9 +212,12 @@ func (s *server) Start(ctx context.Context) error {
 	}
 	// Features of the api role start here (they mount their handlers in
 	// operatorHandler).
+	if err := s.startAPI(ctx); err != nil {
+		return err
+	}
 	if s.roles.gateway {
-		if s.ocppLn, err = net.Listen("tcp", s.cfg.OCPPAddr); err != nil {
-			return fmt.Errorf("listen for OCPP (--ocpp-addr %s): %w", s.cfg.OCPPAddr, err)
+		if s.ocppLn, err = s.listenOCPP(); err != nil { // TLS for profiles 2, 3 (security.go)
+			return err
 		}
 	}
 	if s.httpLn, err = net.Listen("tcp", s.cfg.HTTPAddr); err != nil {
@@ -251,6 +267,12 @@ func (s *server) startCSMS(ctx context.Context) error {
 		HeartbeatInterval: s.cfg.HeartbeatInterval,
 		Logger:            s.log.With("component", "csms"),
 	})
+	if err := s.enableCSMSSecurity(s.csms); err != nil { // security.go
+		return err
+	}
+	if err := s.startShadowsAndRules(ctx, b); err != nil { // rules.go
+		return err
+	}
 	if err := s.csms.Start(ctx); err != nil {
 		return err
 	}
@@ -274,9 +296,14 @@ func (s *server) startGateway(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	reg, err := s.secureRegistry(&registry{store: s.store, allowUnknown: s.cfg.AllowUnknown, log: s.log}) // security.go
+	if err != nil {
+		return err
+	}
 	s.gw = gateway.New(gateway.Options{
 		Bus: b, Topics: s.topics,
-		Registry:     &registry{store: s.store, allowUnknown: s.cfg.AllowUnknown, log: s.log},
+		Registry:     reg,
+		Limits:       s.cfg.Security.gatewayLimits(),
 		GatewayID:    s.cfg.GatewayID,
 		Instance:     s.instance,
 		PingInterval: pingOption(s.cfg.PingInterval),
@@ -296,7 +323,8 @@ func (s *server) startGateway(ctx context.Context) error {
 // and runs on without the listener; an address the user chose that is
 // taken is an error.
 func (s *server) startBroker() error {
-	s.broker = embedded.New(embedded.Options{ListenAddr: s.cfg.MQTTAddr, ClientID: s.cfg.GatewayID, Logger: s.log.With("component", "broker")})
+	s.broker = embedded.New(embedded.Options{ListenAddr: s.cfg.MQTTAddr, ClientID: s.cfg.GatewayID, Logger: s.log.With("component", "broker"),
+		Users: s.cfg.Security.mqttUsers()}) // security.go
 	err := s.broker.Start()
 	if err == nil {
 		return nil
@@ -334,6 +362,7 @@ func (s *server) Shutdown(ctx context.Context) error {
 	s.shutdownOnce.Do(func() {
 		s.draining.Store(true)
 		var errs []error
+		errs = append(errs, s.closeAPI()) // ends event streams before the HTTP shutdown waits for them
 		if s.ocppSrv != nil {
 			// Stop accepting new upgrades; hijacked WebSockets are closed by
 			// the gateway below.
@@ -346,6 +375,7 @@ func (s *server) Shutdown(ctx context.Context) error {
 			errs = append(errs, s.httpSrv.Shutdown(ctx))
 		}
 		s.serveWG.Wait()
+		errs = append(errs, s.closeShadowsAndRules()) // rules.go
 		if s.csms != nil {
 			errs = append(errs, s.csms.Close())
 		}
@@ -370,6 +400,7 @@ func (s *server) operatorHandler() http.Handler {
 		fmt.Fprintf(w, `{"status":"ok","version":%q,"roles":%q}`+"\n", version, s.roles.String())
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
+	s.mountAPI(mux)
 	return mux
 }
 
