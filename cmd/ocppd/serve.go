@@ -48,6 +48,9 @@ type serveConfig struct {
 	Rules             rulesConfig    // the config file's rules: section (rules.go)
 	Security          securityConfig // security.go
 	API               apiConfig      // api.go
+	// wrapStore, set only by tests, wraps the opened store (e.g. to
+	// inject failures); nil uses it as is.
+	wrapStore func(store.Store) store.Store
 }
 
 const serveSummary = `Runs ocppd. By default every role runs in one process with an embedded MQTT
@@ -194,6 +197,9 @@ func (s *server) Start(ctx context.Context) error {
 	var err error
 	if s.store, err = s.cfg.DB.openStore(ctx, s.log.With("component", "store")); err != nil {
 		return err
+	}
+	if s.cfg.wrapStore != nil {
+		s.store = s.cfg.wrapStore(s.store)
 	}
 	if s.cfg.Broker.URL == "" {
 		if err := s.startBroker(); err != nil {
