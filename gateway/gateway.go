@@ -439,16 +439,24 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
 		return
 	}
-	defer g.wg.Done()
-
 	addr := sourceIP(r)
 	if v := g.limit.admit(addr, g.mono()); v.status != 0 {
+		g.wg.Done()
 		g.stats.refuse(v.reason)
 		w.Header().Set("Retry-After", strconv.Itoa(max(1, int((v.retryAfter+time.Second-1)/time.Second))))
 		http.Error(w, v.reason, v.status)
 		return
 	}
-	defer g.limit.release(addr)
+	// An admitted session is served on a goroutine of its own (serve);
+	// until it is handed over, returning releases what enter and admit
+	// took.
+	handedOver := false
+	defer func() {
+		if !handedOver {
+			g.limit.release(addr)
+			g.wg.Done()
+		}
+	}()
 
 	id, err := StationID(r.URL)
 	if err != nil {
@@ -514,8 +522,19 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s := newSession(g, conn, id, v, r.RemoteAddr, log)
 	conn.Session().(*slot).s = s
 	s.start() // on failure the session is already closing
-	conn.ReadLoop()
-	s.end()
+	// The read loop runs on a new goroutine and ServeHTTP returns, so that
+	// net/http's goroutine ends and frees what it holds for the life of a
+	// blocked handler: its connection's 4 KiB read and write buffers, the
+	// request, and a stack grown by the handshake and admission (about
+	// 16 KiB). That is most of an idle station's cost (see
+	// docs/performance.md, "Load and benchmarks").
+	handedOver = true
+	go func() {
+		defer g.wg.Done()
+		defer g.limit.release(addr)
+		conn.ReadLoop()
+		s.end()
+	}()
 }
 
 // authenticate runs the Authenticator before the upgrade and answers a
