@@ -195,7 +195,16 @@ func (c *Charger) startTx(ctx context.Context, k *connector, idTag string, remot
 			done: func(resp json.RawMessage) { c.checkTokenInfo(tx, resp) }}
 	}
 	if _, err := c.sendTx(ctx, q); err != nil {
-		return snap, err
+		// The CSMS refused the start (a CALLERROR): the station gives
+		// up this transaction; a retry is a new attempt.
+		c.mu.Lock()
+		if k.tx == tx {
+			k.tx = nil
+		}
+		tx.ended = true
+		close(tx.stop)
+		c.mu.Unlock()
+		return Transaction{}, err
 	}
 	_ = c.notifyStatus(ctx, k)
 	c.mu.Lock()
