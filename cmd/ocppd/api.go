@@ -11,6 +11,7 @@ import (
 	"github.com/ocppd/ocppd/api"
 	"github.com/ocppd/ocppd/csms"
 	"github.com/ocppd/ocppd/metrics"
+	"github.com/ocppd/ocppd/portal"
 )
 
 // apiConfig is the configuration of the operator API and /metrics.
@@ -48,6 +49,9 @@ func (s *server) startAPI(ctx context.Context) error {
 	if s.csms != nil {
 		reg.MustRegister(metrics.NewCSMSCollector(s.csms))
 	}
+	if s.roles.csms {
+		reg.MustRegister(metrics.NewRulesCollector(s.rulesAPI()))
+	}
 	opts := api.Options{
 		Store:         s.store,
 		Topics:        s.topics,
@@ -58,6 +62,7 @@ func (s *server) startAPI(ctx context.Context) error {
 		Registerer:    reg,
 		MessageLog:    s.cfg.API.MessageLog,
 	}
+	s.wireShadowsRules(&opts, reg) // rules.go
 	if opts.MessageLog == 0 {
 		opts.MessageLog = -1 // the flag's 0 disables; the API's 0 is its default
 	}
@@ -89,6 +94,15 @@ func (s *server) startAPI(ctx context.Context) error {
 		} else {
 			opts.Commands = csms.New(csms.Options{Bus: b, Topics: s.topics, Store: s.store, Logger: s.log.With("component", "csms")})
 		}
+		// Desired-state updates through the shadow runtime (which pushes
+		// them to the station) where this process runs the CSMS; otherwise
+		// the API writes the store and the CSMS reconciles. Rules: the
+		// running engine, or one managing only the definitions (rules.go).
+		if sh := s.shadowsAPI(); sh != nil {
+			opts.Shadows = sh
+		}
+		opts.Rules = s.rulesAPI()
+		opts.Portal = portal.New(portal.Options{})
 	}
 	a.srv = api.New(opts)
 	if !s.roles.api {

@@ -12,8 +12,12 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ocppd/ocppd/api"
 	"github.com/ocppd/ocppd/bus"
 	"github.com/ocppd/ocppd/csms"
+	"github.com/ocppd/ocppd/metrics"
 	"github.com/ocppd/ocppd/rules"
 )
 
@@ -121,4 +125,20 @@ func (s *server) closeShadowsAndRules() error {
 		}
 	}
 	return err
+}
+
+// wireShadowsRules gives the operator API the shadow runtime (so that a
+// desired change through REST reaches the station at once) and the rules
+// engine, and registers the engine's counters when it runs here.
+func (s *server) wireShadowsRules(opts *api.Options, reg prometheus.Registerer) {
+	if sh := s.shadowsAPI(); sh != nil {
+		opts.Shadows = sh
+	}
+	s.sr.mu.Lock()
+	running := s.sr.engine != nil
+	s.sr.mu.Unlock()
+	opts.Rules = s.rulesAPI()
+	if running {
+		reg.MustRegister(metrics.NewRulesCollector(opts.Rules))
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -75,6 +76,7 @@ func TestRulesConfigErrors(t *testing.T) {
 func TestE2ESeedRuleHeartbeatTable(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.Rules = configRules(t, seedRulesYAML)
+	cfg.API.MetricsPublic = true
 	srv := startServer(t, cfg, "CP1", "CP2")
 	ctx := ctxT(t)
 	stations := []*sim.Station{station(t, srv, "CP1", ocpp.V201), station(t, srv, "CP2", ocpp.V16)}
@@ -128,6 +130,16 @@ func TestE2ESeedRuleHeartbeatTable(t *testing.T) {
 	nextOn(t, msgs, "boots/CP1", `"reason":"PowerUp"`)
 	if st := srv.rulesAPI().Stats(); len(st) != 2 || st[0].Name != "boots" || st[0].Actions[0].OK != 1 {
 		t.Errorf("stats %+v", st)
+	}
+	// The counters are on /metrics.
+	resp, err := http.Get("http://" + srv.HTTPAddr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `ocppd_rule_matched_total{rule="heartbeats"} 3`) {
+		t.Errorf("/metrics has no rule counters:\n%s", body)
 	}
 }
 
