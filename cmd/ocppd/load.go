@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -157,7 +156,6 @@ func workerCommand(stderr io.Writer, logCfg *logConfig) func(load.Config) *exec.
 		cmd := exec.Command(exe, "load", workerFlag, string(b))
 		cmd.Env = append(os.Environ(), "OCPPD_LOG_FORMAT="+logCfg.format, "OCPPD_LOG_LEVEL="+logCfg.level)
 		cmd.Stderr = stderr
-		cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 		return cmd
 	}
 }
