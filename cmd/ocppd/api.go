@@ -49,9 +49,6 @@ func (s *server) startAPI(ctx context.Context) error {
 	if s.csms != nil {
 		reg.MustRegister(metrics.NewCSMSCollector(s.csms))
 	}
-	if s.roles.csms {
-		reg.MustRegister(metrics.NewRulesCollector(s.rulesAPI()))
-	}
 	opts := api.Options{
 		Store:         s.store,
 		Topics:        s.topics,
@@ -94,14 +91,6 @@ func (s *server) startAPI(ctx context.Context) error {
 		} else {
 			opts.Commands = csms.New(csms.Options{Bus: b, Topics: s.topics, Store: s.store, Logger: s.log.With("component", "csms")})
 		}
-		// Desired-state updates through the shadow runtime (which pushes
-		// them to the station) where this process runs the CSMS; otherwise
-		// the API writes the store and the CSMS reconciles. Rules: the
-		// running engine, or one managing only the definitions (rules.go).
-		if sh := s.shadowsAPI(); sh != nil {
-			opts.Shadows = sh
-		}
-		opts.Rules = s.rulesAPI()
 		opts.Portal = portal.New(portal.Options{})
 	}
 	a.srv = api.New(opts)
