@@ -62,3 +62,10 @@ func (t Topics) Gateway(id string) string {
 
 // AllGateways is the filter matching every gateway's status.
 func (t Topics) AllGateways() string { return t.Prefix + "ocppd/gateways/+" }
+
+// Resync returns the topic on which a consumer of lifecycle events asks
+// every gateway to publish the connected events of its open sessions
+// again (Gateway.Reannounce), after it may have missed some: a CSMS worker
+// whose broker connection came back without its session. The payload is
+// informative only (JSON naming the requester).
+func (t Topics) Resync() string { return t.Prefix + "ocppd/resync" }

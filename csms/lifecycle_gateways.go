@@ -2,6 +2,7 @@ package csms
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -86,6 +87,22 @@ func (w *GatewayWatcher) Start(ctx context.Context) error {
 	w.mu.Lock()
 	w.sub = sub
 	w.mu.Unlock()
+	return nil
+}
+
+// RequestResync asks every gateway to publish the connected events of its
+// open sessions again (bus.Topics.Resync). Call it when this process may
+// have missed lifecycle events: its broker connection came back without
+// its session (the broker restarted without persistence, or the session
+// expired), so events published meanwhile went nowhere.
+func RequestResync(ctx context.Context, b bus.Bus, topics bus.Topics, requester string) error {
+	payload, _ := json.Marshal(struct {
+		Requester string    `json:"requester"`
+		Time      time.Time `json:"time"`
+	}{requester, time.Now().UTC()})
+	if err := b.Publish(ctx, bus.Message{Topic: topics.Resync(), Payload: payload}); err != nil {
+		return fmt.Errorf("csms: request resync: %w", err)
+	}
 	return nil
 }
 

@@ -209,6 +209,7 @@ type Gateway struct {
 	wg           sync.WaitGroup // ServeHTTP calls in flight
 	shutdownOnce sync.Once
 	downOnce     sync.Once // the "down" status is published once
+	resync       resyncState
 
 	stats counters
 	limit *limiter
@@ -327,6 +328,9 @@ func (g *Gateway) Start(ctx context.Context) error {
 		_ = sub.Unsubscribe(ctx)
 		return nil
 	}
+	if err := g.startResync(ctx); err != nil {
+		return fmt.Errorf("start gateway: %w", err)
+	}
 	if err := g.publishStatus(ctx, bus.GatewayUp, ""); err != nil {
 		return fmt.Errorf("start gateway: publish status: %w", err)
 	}
@@ -392,6 +396,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 				g.log.Warn("unsubscribe lifecycle events", "err", err)
 			}
 		}
+		g.stopResync(ctx)
 		for _, s := range sessions {
 			s.close(CloseGoingAway, closeTextShutdown, ReasonShutdown)
 		}

@@ -4,6 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
+	"sync"
+	"time"
 
 	"github.com/ocppd/ocppd/bus"
 )
@@ -86,4 +89,76 @@ func (g *Gateway) Reannounce(ctx context.Context) error {
 	}
 	g.log.Info("re-announced the gateway and its sessions after a bus reconnection", "sessions", n)
 	return nil
+}
+
+// resyncDelay coalesces the resync requests of several CSMS workers that
+// reconnected together into one re-announcement.
+const resyncDelay = 200 * time.Millisecond
+
+// resyncState answers resync requests (Topics.Resync) with Reannounce.
+type resyncState struct {
+	mu      sync.Mutex
+	sub     bus.Subscription
+	timer   *time.Timer // a re-announcement is scheduled
+	stopped bool
+	wg      sync.WaitGroup // the scheduled re-announcement
+}
+
+func (g *Gateway) startResync(ctx context.Context) error {
+	sub, err := g.opts.Bus.Subscribe(ctx, g.opts.Topics.Resync(), g.onResync)
+	if err != nil {
+		return fmt.Errorf("subscribe to resync requests: %w", err)
+	}
+	r := &g.resync
+	r.mu.Lock()
+	stopped := r.stopped
+	if !stopped {
+		r.sub = sub
+	}
+	r.mu.Unlock()
+	if stopped {
+		_ = sub.Unsubscribe(ctx)
+	}
+	return nil
+}
+
+// onResync schedules a re-announcement; requests arriving meanwhile join
+// it. It runs on the bus's delivery goroutine and does not block.
+func (g *Gateway) onResync(bus.Message) {
+	r := &g.resync
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.stopped || r.timer != nil {
+		return
+	}
+	r.wg.Add(1)
+	r.timer = time.AfterFunc(resyncDelay, func() {
+		defer r.wg.Done()
+		r.mu.Lock()
+		r.timer = nil
+		r.mu.Unlock()
+		if err := g.Reannounce(g.ctx); err != nil && g.ctx.Err() == nil {
+			g.log.Warn("re-announcing sessions on a resync request failed", "err", err)
+		}
+	})
+}
+
+// stopResync ends the resync subscription and waits for a re-announcement
+// under way.
+func (g *Gateway) stopResync(ctx context.Context) {
+	r := &g.resync
+	r.mu.Lock()
+	r.stopped = true
+	sub, t := r.sub, r.timer
+	r.sub = nil
+	r.mu.Unlock()
+	if t != nil && t.Stop() {
+		r.wg.Done()
+	}
+	if sub != nil {
+		if err := sub.Unsubscribe(ctx); err != nil {
+			g.log.Warn("unsubscribe resync requests", "err", err)
+		}
+	}
+	r.wg.Wait()
 }

@@ -8,8 +8,9 @@ import (
 	"github.com/ocppd/ocppd/bus"
 )
 
-// TestGatewayStatus: Start publishes a retained "up", Reannounce "up" again
-// and a connected event per open session, Shutdown a retained "down"
+// TestGatewayStatus: Start publishes a retained "up", Reannounce (and a
+// resync request) "up" again and a connected event per open session,
+// Shutdown a retained "down"
 // (shutdown) after the sessions' disconnected events; Will describes the
 // broker's "down" (connection lost) with the same instance.
 func TestGatewayStatus(t *testing.T) {
@@ -57,6 +58,19 @@ func TestGatewayStatus(t *testing.T) {
 	again := e.nextLife()
 	if again.Event != bus.EventConnected || again.SessionID != connected.SessionID || !again.Time.Equal(connected.Time) {
 		t.Fatalf("Reannounce: lifecycle %+v, want the original connected event %+v", again, connected)
+	}
+
+	// Two resync requests close together: one re-announcement.
+	for range 2 {
+		if err := e.bus.Publish(context.Background(), bus.Message{Topic: bus.Topics{}.Resync(), Payload: []byte(`{}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, st = next(); st.Status != bus.GatewayUp {
+		t.Fatalf("resync published %+v, want up", st)
+	}
+	if ev := e.nextLife(); ev.Event != bus.EventConnected || ev.SessionID != connected.SessionID {
+		t.Fatalf("resync: lifecycle %+v, want the original connected event", ev)
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)

@@ -171,6 +171,7 @@ type Client struct {
 	firstUpOnce sync.Once
 	connErr     atomic.Pointer[error]
 	reg         registry
+	inflight    inflight // Publish calls waiting for a PUBACK
 	resubMu     sync.Mutex
 	resubCxl    context.CancelFunc
 	wg          sync.WaitGroup // resubscription goroutines
@@ -380,12 +381,15 @@ func (c *Client) onConnectionDown() bool {
 // background when the broker has no session for us.
 func (c *Client) onConnectionUp(cm *autopaho.ConnectionManager, ca *paho.Connack) {
 	subIDs := ca.Properties == nil || ca.Properties.SubIDAvailable
+	reconnect := c.ups.Add(1) > 1
 	c.subIDs.Store(subIDs && !c.opts.noSubIDs)
 	if !ca.SessionPresent {
 		c.sessionGen.Add(1)
+		if reconnect {
+			c.inflight.sessionLost()
+		}
 	}
 	c.up.Store(true)
-	reconnect := c.ups.Add(1) > 1
 	c.firstUpOnce.Do(func() { close(c.firstUp) })
 	c.log.Info("mqtt connected", "broker", c.server.Redacted(), "session_present", ca.SessionPresent, "subscription_ids", subIDs)
 
@@ -404,6 +408,7 @@ func (c *Client) onConnectionUp(cm *autopaho.ConnectionManager, ca *paho.Connack
 		defer c.wg.Done()
 		if ca.SessionPresent {
 			c.flushPendingUnsubscribes(ctx, cm)
+			c.refreshShared(ctx)
 		} else {
 			c.reg.clearPendingUnsubscribes()
 			c.resubscribeAll(ctx)
@@ -483,9 +488,19 @@ func (c *Client) Publish(ctx context.Context, m bus.Message) error {
 		cm, err := c.connected(ctx)
 		if err == nil {
 			var resp *paho.PublishResponse
-			resp, err = cm.Publish(ctx, p)
+			pctx, untrack := c.inflight.track(ctx)
+			resp, err = cm.Publish(pctx, p)
+			lost := untrack()
 			if err == nil {
 				return nil
+			}
+			if lost && ctx.Err() == nil {
+				// The broker came back without our session: paho drops
+				// the session's unacknowledged messages without telling
+				// their senders, so this PUBACK would never come. The
+				// broker may have the message or not: send it again
+				// (at-least-once).
+				continue
 			}
 			if resp != nil && resp.ReasonCode >= 0x80 {
 				return ocppd.Errorf(ocppd.EUNAVAILABLE, "mqtt: publish %s: broker refused: reason code 0x%02x %s", m.Topic, resp.ReasonCode, resp.Properties.ReasonString)
@@ -561,4 +576,47 @@ func (p pahoLogger) Println(v ...any) {
 
 func (p pahoLogger) Printf(format string, v ...any) {
 	p.l.Log(context.Background(), p.level, "paho: "+fmt.Sprintf(format, v...))
+}
+
+// errSessionLost cancels a Publish whose session the broker no longer has.
+var errSessionLost = errors.New("mqtt: broker session lost")
+
+// inflight tracks the Publish calls waiting for their PUBACK, so that they
+// can be told when the session they were sent in is gone.
+type inflight struct {
+	mu    sync.Mutex
+	next  uint64
+	calls map[uint64]context.CancelCauseFunc
+}
+
+// track returns ctx for one PUBLISH, and untrack, which ends the tracking
+// and reports whether the session was lost meanwhile.
+func (f *inflight) track(ctx context.Context) (context.Context, func() (lost bool)) {
+	pctx, cancel := context.WithCancelCause(ctx)
+	f.mu.Lock()
+	if f.calls == nil {
+		f.calls = map[uint64]context.CancelCauseFunc{}
+	}
+	f.next++
+	id := f.next
+	f.calls[id] = cancel
+	f.mu.Unlock()
+	return pctx, func() bool {
+		f.mu.Lock()
+		delete(f.calls, id)
+		f.mu.Unlock()
+		lost := errors.Is(context.Cause(pctx), errSessionLost)
+		cancel(nil)
+		return lost
+	}
+}
+
+// sessionLost cancels every tracked call with errSessionLost.
+func (f *inflight) sessionLost() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for id, cancel := range f.calls {
+		cancel(errSessionLost)
+		delete(f.calls, id)
+	}
 }

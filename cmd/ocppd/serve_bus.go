@@ -7,6 +7,7 @@ import (
 
 	"github.com/ocppd/ocppd/bus"
 	"github.com/ocppd/ocppd/bus/mqtt"
+	"github.com/ocppd/ocppd/csms"
 	"github.com/ocppd/ocppd/gateway"
 )
 
@@ -44,7 +45,17 @@ func (s *server) bus(ctx context.Context, role string) (bus.Bus, error) {
 			}
 		}
 	}
-	c := mqtt.New(opts)
+	var c *mqtt.Client
+	if role == roleCSMS {
+		// Back without its session, the CSMS may have missed lifecycle
+		// events: the gateways publish their sessions again on request.
+		opts.OnReconnect = func(ctx context.Context) {
+			if err := csms.RequestResync(ctx, c, s.topics, opts.ClientID); err != nil && ctx.Err() == nil {
+				s.log.Warn("asking the gateways to re-announce their sessions failed", "err", err)
+			}
+		}
+	}
+	c = mqtt.New(opts)
 	if err := c.Start(ctx); err != nil {
 		return nil, fmt.Errorf("connect to the MQTT broker (--broker, %s role): %w", role, err)
 	}
