@@ -39,6 +39,10 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 test-deps: $(PORTAL_DEPS)
 	npm ci --prefix test/ocpprpc --no-audit --no-fund --loglevel=error
 	command -v chromium >/dev/null || ($(SUDO) apt-get update && $(SUDO) apt-get install -y chromium)
+	# The cluster tests (test/cluster) put HAProxy in front of the gateways
+	# and restart a Mosquitto of their own.
+	command -v haproxy >/dev/null || ($(SUDO) apt-get update && $(SUDO) apt-get install -y haproxy)
+	command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || ($(SUDO) apt-get update && $(SUDO) apt-get install -y mosquitto)
 	@if [ -f tools/schemas/package-lock.json ]; then npm ci --prefix tools/schemas --no-audit --no-fund --loglevel=error; fi
 
 vet:
