@@ -216,6 +216,15 @@ func (s *Service) Wait(ctx context.Context, id string) (Command, error) {
 			return last, ctx.Err()
 		}
 		if c.State.Final() {
+			// Observers of an outcome this process is recording run
+			// before Wait returns it (see OnAnswer).
+			for _, busy := range s.waiters.busy(id) {
+				select {
+				case <-busy:
+				case <-ctx.Done():
+					return c, ctx.Err()
+				}
+			}
 			return c, nil
 		}
 		last = c
@@ -242,6 +251,12 @@ func (s *Service) Call(ctx context.Context, cpID, action string, payload any) (C
 // CALLRESULT, validated), failed (a CALLERROR or an invalid answer) or
 // timed out (by this process's sweeper). fn runs on a CSMS worker: it must
 // not block for long. Register observers before Start.
+//
+// Observers run before Wait returns: a Wait (or Call) in this process
+// that sees the outcome returns only once every observer of it has
+// returned, so a caller can rely on what they record (e.g. the local list
+// version of an accepted SendLocalList). A Wait in another process sees
+// the outcome as soon as it is stored.
 func (s *Service) OnAnswer(action string, fn func(ctx context.Context, c Command)) {
 	s.obsMu.Lock()
 	defer s.obsMu.Unlock()
@@ -251,14 +266,16 @@ func (s *Service) OnAnswer(action string, fn func(ctx context.Context, c Command
 	s.observers[action] = append(s.observers[action], fn)
 }
 
+// notify runs the observers of a finished command, then wakes its
+// waiters.
 func (s *Service) notify(ctx context.Context, c Command) {
-	s.waiters.wake(c.ID)
 	s.obsMu.RLock()
 	fns := append(append([]func(context.Context, Command){}, s.observers[c.Action]...), s.observers[""]...)
 	s.obsMu.RUnlock()
 	for _, fn := range fns {
 		fn(ctx, c)
 	}
+	s.waiters.wake(c.ID)
 }
 
 // answer records a station's CALLRESULT or CALLERROR to a command.
@@ -292,6 +309,9 @@ func (s *Service) answer(ctx context.Context, cpID string, f ocpp.Frame) {
 
 // finish stores a command's outcome and tells waiters and observers.
 func (s *Service) finish(ctx context.Context, cpID, id string, o store.CommandOutcome) {
+	// Marked busy before the outcome is stored: a Wait that reads it
+	// waits for the observers (see OnAnswer).
+	defer s.waiters.begin(id)()
 	c, err := s.opts.Store.FinishCommand(ctx, cpID, id, o)
 	switch ocppd.ErrorCode(err) {
 	case "":
@@ -325,6 +345,7 @@ func (s *Service) sweep(ctx context.Context) {
 }
 
 func (s *Service) expire(ctx context.Context) {
+	defer s.waiters.begin(sweepKey)()
 	cmds, err := s.opts.Store.ExpireCommands(ctx, s.opts.Now())
 	if err != nil {
 		if ctx.Err() == nil {
@@ -349,10 +370,62 @@ func newMessageID() string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
-// waiters wakes Wait calls in this process when their command finishes.
+// waiters wakes Wait calls in this process when their command finishes,
+// and tells them which outcomes this process is still recording (their
+// observers have not all returned yet).
 type waiters struct {
-	mu sync.Mutex
-	m  map[string][]chan struct{}
+	mu       sync.Mutex
+	m        map[string][]chan struct{}
+	inflight map[string]*inflight // by command id, or sweepKey
+}
+
+// inflight is an outcome being recorded; done is closed when the last of
+// n recorders is through.
+type inflight struct {
+	n    int
+	done chan struct{}
+}
+
+// sweepKey marks a sweep in progress: its timed-out commands are not
+// known before they are stored.
+const sweepKey = "\x00sweep"
+
+// begin marks key busy until the returned function is called.
+func (w *waiters) begin(key string) (end func()) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.inflight == nil {
+		w.inflight = map[string]*inflight{}
+	}
+	f := w.inflight[key]
+	if f == nil {
+		f = &inflight{done: make(chan struct{})}
+		w.inflight[key] = f
+	}
+	f.n++
+	return func() {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if f.n--; f.n == 0 {
+			delete(w.inflight, key)
+			close(f.done)
+		}
+	}
+}
+
+// busy returns the channels closed once this process has finished
+// recording the outcome of command id and any sweep in progress; none if
+// nothing is in progress.
+func (w *waiters) busy(id string) []<-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []<-chan struct{}
+	for _, k := range []string{id, sweepKey} {
+		if f := w.inflight[k]; f != nil {
+			out = append(out, f.done)
+		}
+	}
+	return out
 }
 
 func (w *waiters) add(id string) chan struct{} {
