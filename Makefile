@@ -1,5 +1,5 @@
 # ocppd — the two commands a newcomer needs:
-#   make run    build ocppd and run `ocppd serve` (ARGS="--mqtt-addr :1884" to pass flags)
+#   make run    build ocppd and run `ocppd serve` (ARGS="--mqtt-addr 127.0.0.1:1884" to pass flags)
 #   make test   install what the tests need and run the whole test suite
 # .ci/run calls `make test`.
 
