@@ -283,7 +283,9 @@ func TestInstrumentStore(t *testing.T) {
 
 type fakeCSMS struct{}
 
-func (fakeCSMS) Stats() csms.Stats { return csms.Stats{CommandsIssued: 3, CommandsAnswered: 2, LenientWarnings: 1} }
+func (fakeCSMS) Stats() csms.Stats {
+	return csms.Stats{CommandsIssued: 3, CommandsAnswered: 2, LenientWarnings: 1}
+}
 
 type fakeRules struct{}
 
