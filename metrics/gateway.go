@@ -19,7 +19,7 @@ type gatewayCollector struct {
 
 	sessions, accepted, refused, replaced, framesIn, framesInvalid, framesOut,
 	callErrorsSent, publishErrors, outInvalid, outDropped, callsDropped,
-	callTimeouts, slowPeers *prometheus.Desc
+	callTimeouts, slowPeers, abusive *prometheus.Desc
 }
 
 // NewGatewayCollector returns a collector of g's counters:
@@ -44,13 +44,14 @@ func NewGatewayCollector(g GatewaySource) prometheus.Collector {
 		callsDropped:   d("calls_dropped_total", "CSMS-to-station CALLs dropped because the call queue was full."),
 		callTimeouts:   d("call_timeouts_total", "CSMS-to-station CALLs given up after the call timeout."),
 		slowPeers:      d("slow_peers_total", "Stations disconnected because their write queue was full."),
+		abusive:        d("abusive_sessions_total", "Sessions closed for sending too many malformed frames."),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *gatewayCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.sessions, c.accepted, c.refused, c.replaced, c.framesIn, c.framesInvalid,
-		c.framesOut, c.callErrorsSent, c.publishErrors, c.outInvalid, c.outDropped, c.callsDropped, c.callTimeouts, c.slowPeers} {
+		c.framesOut, c.callErrorsSent, c.publishErrors, c.outInvalid, c.outDropped, c.callsDropped, c.callTimeouts, c.slowPeers, c.abusive} {
 		ch <- d
 	}
 }
@@ -79,4 +80,5 @@ func (c *gatewayCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.callsDropped, s.CallsDropped)
 	counter(c.callTimeouts, s.CallTimeouts)
 	counter(c.slowPeers, s.SlowPeers)
+	counter(c.abusive, s.Abusive)
 }

@@ -214,6 +214,7 @@ func (fakeGateway) Stats() gateway.Stats {
 	return gateway.Stats{
 		Accepted: 5, Refused: map[string]uint64{gateway.RefusedNotRegistered: 2},
 		FramesIn: 10, FramesOut: 9, CallErrorsSent: map[string]uint64{"FormationViolation": 1},
+		Abusive: 4,
 	}
 }
 func (fakeGateway) Sessions() int { return 3 }
@@ -230,6 +231,7 @@ func TestGatewayCollectorAndScrape(t *testing.T) {
 	expect(t, reg, "ocppd_gateway_sessions", nil, 3)
 	expect(t, reg, "ocppd_gateway_connections_refused_total", map[string]string{"reason": gateway.RefusedNotRegistered}, 2)
 	expect(t, reg, "ocppd_gateway_callerrors_sent_total", map[string]string{"code": "FormationViolation"}, 1)
+	expect(t, reg, "ocppd_gateway_abusive_sessions_total", nil, 4)
 
 	srv := httptest.NewServer(reg.Handler())
 	defer srv.Close()
