@@ -11,6 +11,13 @@ function sizeOf(el, height) {
   return {width: Math.max(240, Math.floor(el.clientWidth || 600)), height};
 }
 
+// fmtTick shows an axis value with up to three significant digits.
+function fmtTick(v) {
+  if (v === 0) return '0';
+  const a = Math.abs(v);
+  return a >= 1000 ? Math.round(v).toLocaleString() : (+v.toPrecision(3)).toString();
+}
+
 // chartBox returns a titled container for a chart.
 export function chartBox(title, testid) {
   const body = h('div', {class: 'chart-body'});
@@ -52,7 +59,7 @@ export function timeChart(box, {series, height = 220, keep = 300, yLabel = '', b
         value: (_, v) => (v === null || v === undefined ? '—' : (+v.toFixed(2)).toString() + (s.unit ? ' ' + s.unit : '')),
       })),
     ],
-    axes: [{}, {label: yLabel, size: 60}],
+    axes: [{}, {label: yLabel, size: 60, values: (_, ticks) => ticks.map(fmtTick)}],
     scales: {x: {time: true}},
     hooks: {draw: [markDrawn(box)]},
   }, data, box.body);
@@ -94,8 +101,8 @@ export function barChart(box, {series, height = 240, yLabel = ''}) {
     ],
     scales: {x: {time: false, range: (_, min, max) => [min - 0.5, max + 0.5]}, y: {range: (_, min, max) => [0, max > 0 ? max * 1.1 : 1]}},
     axes: [
-      {values: (_, ticks) => ticks.map((t) => (Number.isInteger(t) ? labels[t] ?? '' : '')), gap: 6, rotate: 0},
-      {label: yLabel, size: 60},
+      {splits: () => data[0], values: (_, ticks) => ticks.map((t) => labels[t] ?? ''), gap: 6},
+      {label: yLabel, size: 60, values: (_, ticks) => ticks.map(fmtTick)},
     ],
     hooks: {draw: [markDrawn(box)]},
   }, data, box.body);

@@ -13,7 +13,7 @@ export function analyticsPage(el) {
   const boxes = {
     energy: chartBox('Energy per day (kWh)', 'chart-energy'),
     sessions: chartBox('Sessions per day', 'chart-sessions'),
-    util: chartBox('Utilisation per station (% of the window with a session)', 'chart-utilisation'),
+    util: chartBox('Utilisation per station (% of the window with a session, busiest 40)', 'chart-utilisation'),
   };
   replace(el,
     h('header', {class: 'page-head'}, h('h1', {}, 'Analytics'), days),
@@ -56,7 +56,12 @@ export function analyticsPage(el) {
       }
       charts.energy.setData(labels.map((l) => l.slice(5)), labels.map((l) => energy[l]));
       charts.sessions.setData(labels.map((l) => l.slice(5)), labels.map((l) => sessions[l]));
-      const stations = Object.keys(busy).sort();
+      // Every station, the busiest first (at most 40 bars).
+      try {
+        const cps = await api('GET', '/chargepoints' + query({limit: 1000}));
+        for (const cp of cps.items || []) busy[cp.id] = busy[cp.id] || 0;
+      } catch { /* the stations with sessions only */ }
+      const stations = Object.keys(busy).sort((a, b) => busy[b] - busy[a] || a.localeCompare(b)).slice(0, 40);
       charts.util.setData(stations, stations.map((s) => Math.min(100, 100 * busy[s] / window)));
       replace(msg, h('p', {class: 'muted', 'data-testid': 'analytics-summary'},
         `${fmtNum(txs.length)} sessions, ${fmtNum(txs.reduce((a, t) => a + (t.energyWh || 0), 0) / 1000, 1)} kWh in the window` +

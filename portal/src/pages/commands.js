@@ -96,8 +96,11 @@ export function commandsPanel(el, id, getCP) {
         h('thead', {}, h('tr', {}, ['Created', 'Action', 'State', 'Result'].map((t) => h('th', {}, t)))), history)) : null);
 
   let stopped = false;
+  // The payloads depend on the station's OCPP version: draw the forms
+  // once the station is known.
   const renderForms = () => {
     const cp = getCP();
+    if (!cp) { replace(forms, h('p', {class: 'muted'}, 'Loading…')); return; }
     replace(forms, COMMANDS.map((c) => commandForm(c, cp)));
   };
 
@@ -150,7 +153,6 @@ export function commandsPanel(el, id, getCP) {
 
   renderForms();
   loadHistory();
-  // The forms depend on the version: redraw once the station is known.
   const wait = setInterval(() => { if (getCP()) { clearInterval(wait); renderForms(); } }, 200);
   const reload = debounce(loadHistory, 500);
   const unsub = subscribe((ev) => { if (ev.cp === id && ev.direction === 'in' && ev.type !== 'CALL') reload(); });

@@ -48,7 +48,12 @@ export function rulesPage(el) {
         }}, 'Delete') : null)))
         : h('tr', {}, h('td', {colspan: 6, class: 'empty'}, 'No rules yet.')));
       msg.replaceChildren();
-    } catch (e) { replace(msg, errorBox(e)); }
+    } catch (e) {
+      // 501: this process runs no rules engine (e.g. an api-only role
+      // without one).
+      if (e.status === 501) { replace(el, h('h1', {}, 'Rules'), unavailable('Rules', 'a rules engine in this process')); return; }
+      replace(msg, errorBox(e));
+    }
     loadTables();
   }
 

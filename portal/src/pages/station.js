@@ -227,7 +227,7 @@ function transactionsTab(el, id) {
       tbody)));
   const load = async () => {
     try {
-      const url = path.includes('{cp}') ? fill(path, {cp: id}) + query({limit: 100}) : path + query({cp: id, chargePointId: id, limit: 100});
+      const url = path.includes('{cp}') ? fill(path, {cp: id}) + query({limit: 100}) : path + query({cp: id, limit: 100});
       const r = await api('GET', url);
       const items = r.items || [];
       replace(tbody, items.length ? items.map(txRow) : h('tr', {}, h('td', {colspan: 8, class: 'empty'}, 'No transactions.')));
@@ -253,44 +253,79 @@ export function txRow(t) {
 
 // ---- meter values chart ----
 
+// meterSeries turns the API's answer — raw samples ({items}) or
+// downsampled series ({series: [{points}]}) — into aligned chart data: one
+// line per phase/location of the chosen measurand.
+export function meterSeries(r, measurand) {
+  const lines = new Map(); // label → Map(t → value)
+  let unit = '';
+  const add = (label, t, v) => {
+    if (!lines.has(label)) lines.set(label, new Map());
+    lines.get(label).set(t, v);
+  };
+  const energy = measurand.startsWith('Energy');
+  for (const s of r.series || []) {
+    if (s.measurand !== measurand) continue;
+    unit = unit || s.unit;
+    const label = seriesLabel(s.phase, s.location, measurand);
+    for (const p of s.points || []) add(label, new Date(p.t).getTime() / 1000, energy ? p.last : p.avg);
+  }
+  for (const m of r.items || []) {
+    if (m.measurand && m.measurand !== measurand) continue;
+    unit = unit || m.unit;
+    add(seriesLabel(m.phase, m.location, measurand), new Date(m.timestamp).getTime() / 1000, m.value);
+  }
+  const xs = [...new Set([...lines.values()].flatMap((l) => [...l.keys()]))].sort((a, b) => a - b);
+  const labels = [...lines.keys()];
+  const ys = labels.map((l) => xs.map((x) => lines.get(l).get(x) ?? null));
+  return {xs, labels, ys, unit};
+}
+
+// seriesLabel names a line by its phase and location (Outlet, the
+// default location, is left out).
+function seriesLabel(phase, location, measurand) {
+  return [phase, location === 'Outlet' ? '' : location].filter(Boolean).join(' ') || measurand;
+}
+
 function meterTab(el, id) {
-  const path = findPath('get', '/chargepoints/{cp}/meter-values', '/chargepoints/{cp}/metervalues', '/chargepoints/{cp}/meter', '/metervalues', '/meter-values');
+  const path = findPath('get', '/chargepoints/{cp}/metervalues', '/chargepoints/{cp}/meter-values');
   if (!path) { replace(el, unavailable('Meter values', 'meter values')); return null; }
   const range = h('select', {'data-testid': 'meter-range'},
-    [['1h', 'Last hour'], ['6h', 'Last 6 hours'], ['24h', 'Last 24 hours'], ['168h', 'Last 7 days']].map(([v, l]) => h('option', {value: v}, l)));
+    [['1', 'Last hour'], ['6', 'Last 6 hours'], ['24', 'Last 24 hours'], ['168', 'Last 7 days'], ['720', 'Last 30 days']].map(([v, l]) => h('option', {value: v}, l)));
   const measurand = h('select', {'data-testid': 'meter-measurand'},
     ['Energy.Active.Import.Register', 'Power.Active.Import', 'Current.Import', 'Voltage', 'SoC'].map((m) => h('option', {}, m)));
   const box = chartBox('Meter values', 'meter-chart');
   const msg = h('div', {});
   replace(el, h('section', {class: 'panel'},
     h('div', {class: 'row'}, h('h2', {}, 'Meter values'), measurand, range), msg, box));
-  const chart = timeChart(box, {series: [{label: 'value'}], yLabel: ''});
+  let chart = null;
+  let shape = '';
   const load = async () => {
     const hours = parseInt(range.value, 10);
-    const to = new Date();
+    const to = new Date(Date.now() + 60e3);
     const from = new Date(to.getTime() - hours * 3600e3);
+    // Up to an hour raw; longer ranges downsampled to about 500 points.
+    const step = hours > 1 ? `${Math.ceil(hours * 3600 / 500)}s` : '';
     try {
-      const base = path.includes('{cp}') ? fill(path, {cp: id}) : path;
-      const r = await api('GET', base + query({cp: path.includes('{cp}') ? '' : id, from: from.toISOString(), to: to.toISOString(), measurand: measurand.value}));
-      const items = r.items || r.samples || r.points || [];
-      const xs = [], ys = [];
-      for (const s of items) {
-        const t = new Date(s.timestamp || s.time || s.t).getTime() / 1000;
-        const v = s.value ?? s.avg ?? s.mean ?? s.v;
-        if (!isNaN(t) && v !== undefined) { xs.push(t); ys.push(v); }
+      const r = await api('GET', fill(path, {cp: id}) + query({from: from.toISOString(), to: to.toISOString(), measurand: measurand.value, step, limit: step ? '' : 10000}));
+      const {xs, labels, ys, unit} = meterSeries(r, measurand.value);
+      const key = labels.join('|');
+      if (!chart || key !== shape) {
+        if (chart) chart.destroy();
+        chart = timeChart(box, {series: (labels.length ? labels : [measurand.value]).map((l) => ({label: l, unit})), yLabel: unit});
+        shape = key;
       }
-      chart.setData(xs, ys);
-      const unit = items[0]?.unit || '';
-      box.querySelector('figcaption').textContent = `${measurand.value}${unit ? ' (' + unit + ')' : ''}`;
-      replace(msg, items.length ? null : h('p', {class: 'muted', 'data-testid': 'meter-empty'}, 'No samples in this range.'));
+      chart.setData(xs, ...(ys.length ? ys : [[]]));
+      box.querySelector('figcaption').textContent = `${measurand.value}${unit ? ' (' + unit + ')' : ''}${step ? ` · one point per ${step}` : ''}`;
+      replace(msg, xs.length ? null : h('p', {class: 'muted', 'data-testid': 'meter-empty'}, 'No samples in this range.'));
     } catch (e) { replace(msg, errorBox(e)); }
   };
   range.addEventListener('change', load);
   measurand.addEventListener('change', load);
   load();
   const reload = debounce(load, 1000);
-  const unsub = subscribe((ev) => { if (ev.cp === id && (ev.action === 'MeterValues' || ev.action === 'TransactionEvent')) reload(); });
-  return () => { unsub(); chart.destroy(); };
+  const unsub = subscribe((ev) => { if (ev.cp === id && (ev.action === 'MeterValues' || ev.action === 'TransactionEvent' || ev.action === 'StopTransaction')) reload(); });
+  return () => { unsub(); if (chart) chart.destroy(); };
 }
 
 // ---- live message log ----
