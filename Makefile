@@ -9,7 +9,7 @@ BIN     := bin/ocppd
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 ARGS    ?=
 
-.PHONY: run build portal test test-deps vet fuzz bench clean
+.PHONY: run build portal test test-deps vet fuzz bench bench-go clean
 
 run: build
 	./$(BIN) serve $(ARGS)
@@ -62,7 +62,14 @@ fuzz:
 	  done; \
 	done
 
+# The benchmark suite: `ocppd load` scenarios against a fresh `ocppd serve`
+# and the hot-path Go benchmarks; writes docs/performance.md (see
+# bench/run.sh for the sizes, e.g. SESSIONS_DURATION=2m make bench).
 bench:
+	bench/run.sh
+
+# Every Go benchmark of the module, once.
+bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 clean:
