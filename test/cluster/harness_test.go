@@ -42,7 +42,7 @@ type env struct {
 }
 
 // needServices returns the services or skips the test.
-func needServices(t *testing.T) env {
+func needServices(t testing.TB) env {
 	t.Helper()
 	e := env{mqttURL: os.Getenv("OCPPD_TEST_MQTT_URL"), pgURL: os.Getenv("OCPPD_TEST_POSTGRES_URL")}
 	if e.mqttURL == "" {
@@ -55,7 +55,7 @@ func needServices(t *testing.T) env {
 }
 
 // needBinary returns the path of an executable or skips the test.
-func needBinary(t *testing.T, name string, alt ...string) string {
+func needBinary(t testing.TB, name string, alt ...string) string {
 	t.Helper()
 	for _, n := range append([]string{name}, alt...) {
 		if p, err := exec.LookPath(n); err == nil {
@@ -86,7 +86,7 @@ func TestMain(m *testing.M) {
 }
 
 // ocppdBinary builds cmd/ocppd once per test run.
-func ocppdBinary(t *testing.T) string {
+func ocppdBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		buildDir, buildErr = os.MkdirTemp("", "ocppd-cluster-")
@@ -115,7 +115,7 @@ func randomName(prefix string) string {
 // freeAddr returns a loopback address with a port that was free a moment
 // ago (for HAProxy's and Mosquitto's listeners, which must be named in
 // their configuration).
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -128,7 +128,7 @@ func freeAddr(t *testing.T) string {
 
 // schemaStore opens the store on a fresh schema of the test database and
 // drops the schema when the test ends, so that reruns start clean.
-func schemaStore(t *testing.T, pgURL string) (*postgres.DB, string) {
+func schemaStore(t testing.TB, pgURL string) (*postgres.DB, string) {
 	t.Helper()
 	schema := randomName("cluster_")
 	db := postgres.New(postgres.Options{URL: pgURL, Schema: schema})
@@ -153,7 +153,7 @@ func schemaStore(t *testing.T, pgURL string) (*postgres.DB, string) {
 }
 
 // register adds stations as Accepted.
-func register(t *testing.T, db *postgres.DB, ids []string) {
+func register(t testing.TB, db *postgres.DB, ids []string) {
 	t.Helper()
 	cps := make([]ocppd.ChargePoint, len(ids))
 	for i, id := range ids {
@@ -166,7 +166,7 @@ func register(t *testing.T, db *postgres.DB, ids []string) {
 
 // proc is one ocppd process of the cluster.
 type proc struct {
-	t    *testing.T
+	t    testing.TB
 	name string
 	bin  string
 	args []string
@@ -283,7 +283,7 @@ func (p *proc) tail() string {
 // cluster is a set of ocppd processes on one broker, database schema and
 // topic prefix.
 type cluster struct {
-	t       *testing.T
+	t       testing.TB
 	bin     string
 	dir     string
 	broker  string
@@ -296,7 +296,7 @@ type cluster struct {
 	started time.Time
 }
 
-func newCluster(t *testing.T, brokerURL, pgURL string) *cluster {
+func newCluster(t testing.TB, brokerURL, pgURL string) *cluster {
 	t.Helper()
 	c := &cluster{t: t, bin: ocppdBinary(t), dir: t.TempDir(), broker: brokerURL, pgURL: pgURL, prefix: randomName("cluster") + "/", started: time.Now()}
 	c.db, c.schema = schemaStore(t, pgURL)
@@ -430,7 +430,7 @@ func ready(p *proc) bool {
 }
 
 // eventually polls cond until it holds or waitFor passes.
-func eventually(t *testing.T, what string, cond func() (bool, string)) {
+func eventually(t testing.TB, what string, cond func() (bool, string)) {
 	t.Helper()
 	deadline := time.Now().Add(waitFor)
 	for {
