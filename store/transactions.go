@@ -69,6 +69,13 @@ func (t Transaction) Duration() time.Duration {
 // SampledValue; defaults are filled in by the CSMS (measurand
 // Energy.Active.Import.Register, unit Wh, location Outlet, context
 // Sample.Periodic).
+//
+// A sample's identity is (ChargePointID, Timestamp, TransactionID, EVSE,
+// Connector, Measurand, Phase, Location, Context, Unit, and whether it is
+// Signed): a sample with the identity of one already stored is not stored
+// again — the first one stays, whatever its Value — so a MeterValues or
+// transaction message delivered twice adds no samples. Timestamps are
+// compared at the store's precision (at least milliseconds).
 type MeterSample struct {
 	ChargePointID string    `json:"chargePointId"`
 	TransactionID string    `json:"transactionId,omitempty"`
@@ -104,7 +111,7 @@ type TransactionUpdate struct {
 	EventType string // Started, Updated, Ended (StartTransaction/StopTransaction for 1.6)
 	Timestamp time.Time
 	// Samples are stored with the update (their TransactionID is set to
-	// the transaction's).
+	// the transaction's), skipping those stored before (see MeterSample).
 	Samples []MeterSample
 	// Apply changes t, the stored transaction (found=false: none yet, t
 	// has only ChargePointID and TransactionID set). It runs inside the
@@ -154,9 +161,10 @@ type Transactions interface {
 	GetTransaction(ctx context.Context, cpID, txID string) (Transaction, error)
 	// ListTransactions returns the transactions matching f.
 	ListTransactions(ctx context.Context, f TransactionFilter) ([]Transaction, error)
-	// AddMeterSamples appends samples to the time series. Concurrent
-	// calls may be committed together; it returns once they are durable.
-	// ENOTFOUND for an unknown station.
+	// AddMeterSamples appends samples to the time series, skipping any
+	// with the identity of a stored one (see MeterSample), also within
+	// samples. Concurrent calls may be committed together; it returns
+	// once they are durable. ENOTFOUND for an unknown station.
 	AddMeterSamples(ctx context.Context, samples []MeterSample) error
 	// ListMeterSamples returns the samples matching f.
 	ListMeterSamples(ctx context.Context, f MeterFilter) ([]MeterSample, error)

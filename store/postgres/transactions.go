@@ -214,31 +214,50 @@ func (db *DB) ListTransactions(ctx context.Context, f store.TransactionFilter) (
 	return out, translate("list transactions", err)
 }
 
+// insertSamples inserts samples in one statement (arrays unnested), skipping
+// those stored before (same identity: the unique index
+// meter_values_identity; see store.Transactions).
 func (db *DB) insertSamples(ctx context.Context, tx pgx.Tx, samples []store.MeterSample) error {
 	if len(samples) == 0 {
 		return nil
 	}
 	now := db.opts.Now()
-	rows := make([][]any, len(samples))
+	n := len(samples)
+	var (
+		cps, txs, measurands, phases = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		units, locations, contexts   = make([]string, n), make([]string, n), make([]string, n)
+		evses, connectors            = make([]int32, n), make([]int32, n)
+		times, recvs                 = make([]time.Time, n), make([]time.Time, n)
+		vals                         = make([]float64, n)
+		signed                       = make([]*string, n)
+	)
 	for i, s := range samples {
 		recv := s.ReceivedAt
 		if recv.IsZero() {
 			recv = now
 		}
-		rows[i] = []any{s.ChargePointID, s.TransactionID, s.EVSE, s.Connector, s.Timestamp, s.Measurand, s.Phase,
-			s.Unit, s.Location, s.Context, s.Value, nullJSON(s.Signed), recv}
+		cps[i], txs[i], evses[i], connectors[i], times[i] = s.ChargePointID, s.TransactionID, int32(s.EVSE), int32(s.Connector), s.Timestamp
+		measurands[i], phases[i], units[i], locations[i], contexts[i] = s.Measurand, s.Phase, s.Unit, s.Location, s.Context
+		vals[i], recvs[i] = s.Value, recv
+		if len(s.Signed) > 0 {
+			v := string(s.Signed)
+			signed[i] = &v
+		}
 	}
-	_, err := tx.CopyFrom(ctx, pgx.Identifier{"meter_values"}, []string{"charge_point_id", "transaction_id", "evse",
-		"connector", "timestamp", "measurand", "phase", "unit", "location", "context", "value", "signed", "received_at"},
-		pgx.CopyFromRows(rows))
+	_, err := tx.Exec(ctx, `INSERT INTO meter_values (charge_point_id, transaction_id, evse, connector, timestamp, measurand,
+		phase, unit, location, context, value, signed, received_at)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::integer[], $4::integer[], $5::timestamptz[], $6::text[],
+			$7::text[], $8::text[], $9::text[], $10::text[], $11::double precision[], $12::jsonb[], $13::timestamptz[])
+		ON CONFLICT DO NOTHING`,
+		cps, txs, evses, connectors, times, measurands, phases, units, locations, contexts, vals, signed, recvs)
 	if isCode(err, codeForeignKeyViolation) {
 		return notFound(samples[0].ChargePointID)
 	}
 	return err
 }
 
-// AddMeterSamples appends samples in one COPY. ENOTFOUND for an unknown
-// station.
+// AddMeterSamples appends samples in one statement, skipping those stored
+// before. ENOTFOUND for an unknown station.
 func (db *DB) AddMeterSamples(ctx context.Context, samples []store.MeterSample) error {
 	if len(samples) == 0 {
 		return nil

@@ -240,9 +240,11 @@ func insertSamples(ctx context.Context, tx *sql.Tx, db *DB, samples []store.Mete
 	if len(samples) == 0 {
 		return nil
 	}
+	// A sample stored before (same identity: the unique index
+	// meter_values_identity) is skipped; see store.Transactions.
 	stmt, err := tx.PrepareContext(ctx, `INSERT INTO meter_values
 		(charge_point_id, transaction_id, evse, connector, timestamp, measurand, phase, unit, location, context, value, signed, received_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
 	if err != nil {
 		return err
 	}
@@ -260,8 +262,9 @@ func insertSamples(ctx context.Context, tx *sql.Tx, db *DB, samples []store.Mete
 	return nil
 }
 
-// AddMeterSamples appends samples; the write is group-committed with
-// whatever else is being written. ENOTFOUND for an unknown station.
+// AddMeterSamples appends samples, skipping those stored before; the
+// write is group-committed with whatever else is being written. ENOTFOUND
+// for an unknown station.
 func (db *DB) AddMeterSamples(ctx context.Context, samples []store.MeterSample) error {
 	if len(samples) == 0 {
 		return nil

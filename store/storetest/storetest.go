@@ -80,6 +80,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"TransactionTimeAndOffset", testTransactionTimeAndOffset},
 		{"Commands", testCommands}, {"CommandsExpireConcurrent", testCommandsExpireConcurrent},
 		{"Transactions", testTransactions}, {"MeterSamples", testMeterSamples}, {"IDTokens", testIDTokens}, {"StationData", testStationData},
+		{"MeterSamplesIdempotent", testMeterSamplesIdempotent}, // metersamples.go
 		{"CloseIdempotent", testCloseIdempotent},
 	}
 	for _, tc := range tests {
@@ -89,6 +90,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	}
 	runRules(t, open)    // store.Rules (rules.go)
 	runSecurity(t, open) // store.Security (credentials.go)
+	runFirmware(t, open) // store.Firmware (firmware.go)
 }
 
 // base is a fixed, millisecond-precise UTC instant the tests count from.
