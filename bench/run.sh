@@ -22,6 +22,7 @@
 #   SESSIONS_DURATION  sessions run length [10m]
 #   SCENARIOS          which to run [idle heartbeat paced storm sessions gobench]
 #   GOBENCHTIME        -benchtime of the Go benchmarks [1s]
+#   BENCH_BIN          a prebuilt ocppd to measure instead of building bin/ocppd
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -41,7 +42,7 @@ SESSIONS_CPS=${SESSIONS_CPS:-2000}
 SESSIONS_DURATION=${SESSIONS_DURATION:-10m}
 SCENARIOS=${SCENARIOS:-idle heartbeat paced storm sessions gobench}
 GOBENCHTIME=${GOBENCHTIME:-1s}
-BIN=$ROOT/bin/ocppd
+BIN=${BENCH_BIN:-$ROOT/bin/ocppd}
 URL=ws://127.0.0.1:$PORT
 
 mkdir -p "$OUT"
@@ -117,7 +118,10 @@ fsyncs() {
 	echo "commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo '+dirty')"
 } >>"$OUT/meta.env"
 
-cmd make -s build
+if [ -z "${BENCH_BIN:-}" ]; then
+	cmd make -s build
+fi
+"$BIN" version >>"$OUT/version.txt"
 
 for s in $SCENARIOS; do
 	case $s in
