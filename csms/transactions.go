@@ -2,7 +2,10 @@ package csms
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -252,22 +255,65 @@ func (s *Service) stopTransaction16(ctx context.Context, r *Request) (any, error
 	return resp, nil
 }
 
-// meterValues16 stores 1.6 MeterValues in the time series (linked to the
-// transaction if one is named). It is the hot path: one group-committed
-// write, no read.
+// meterValues16 stores 1.6 MeterValues in the time series. Values that
+// name a transaction the station owns also update it like a 2.x
+// TransactionEvent Updated does (J02, 1.6 §4.7): its latest energy
+// register reading, energy so far and last event time, in the same
+// database transaction as the samples; the message is logged with the
+// key meter:{sha256 of the payload}, so a redelivery changes nothing.
+// Values naming a transaction the CSMS does not know are stored without a
+// row (no row is made up from meter values alone); a transaction of
+// another station is refused with SecurityError. Samples are idempotent
+// on their identity (store.MeterSample), so a repeated MeterValues adds
+// none.
 func (s *Service) meterValues16(ctx context.Context, r *Request) (any, error) {
 	p := r.Msg.(*v16.MeterValuesRequest)
 	samples := samples16(r.ChargePointID, p.ConnectorID, p.MeterValue, r.Received)
-	if p.TransactionID != nil {
+	if p.TransactionID != nil && len(samples) > 0 {
+		txID := strconv.Itoa(*p.TransactionID)
 		for i := range samples {
-			samples[i].TransactionID = strconv.Itoa(*p.TransactionID)
+			samples[i].TransactionID = txID
+		}
+		sum := sha256.Sum256(r.Payload)
+		latest := samples[0].Timestamp
+		for _, smp := range samples {
+			if smp.Timestamp.After(latest) {
+				latest = smp.Timestamp
+			}
+		}
+		_, _, err := s.opts.Store.ApplyTransactionUpdate(ctx, store.TransactionUpdate{
+			ChargePointID: r.ChargePointID, TransactionID: txID, EventKey: "meter:" + hex.EncodeToString(sum[:16]),
+			Event: r.Payload, EventType: "MeterValues", Timestamp: latest, At: r.Received, Samples: samples,
+			Apply: func(t *store.Transaction, found bool) error {
+				if !found {
+					return errUnknownTransaction
+				}
+				if t.State == store.TransactionEnded {
+					return nil // the stop reading is final
+				}
+				noteMeter(t, samples)
+				noteEvent(t, latest)
+				return nil
+			},
+		})
+		if !errors.Is(err, errUnknownTransaction) {
+			if err != nil {
+				return nil, err
+			}
+			return &v16.MeterValuesResponse{}, nil
 		}
 	}
+	// The hot path outside transactions: one group-committed write, no
+	// read.
 	if err := s.opts.Store.AddMeterSamples(ctx, samples); err != nil {
 		return nil, err
 	}
 	return &v16.MeterValuesResponse{}, nil
 }
+
+// errUnknownTransaction aborts a transaction update for meter values of a
+// transaction the CSMS has no row of.
+var errUnknownTransaction = errors.New("unknown transaction")
 
 // meterValues2x stores 2.x MeterValues (outside transactions: inside one
 // they come in TransactionEvent).
