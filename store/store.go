@@ -29,6 +29,7 @@ type Store interface {
 	Tokens
 	Rules    // rules engine definitions and tables (store/rules.go)
 	Security // station credentials, issued certificates, security events (store/credentials.go)
+	Firmware // firmware images and rollouts (store/firmware.go)
 	// Close flushes pending batched writes and releases the database.
 	// It is idempotent.
 	Close() error
