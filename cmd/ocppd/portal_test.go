@@ -114,6 +114,8 @@ func TestPortal(t *testing.T) {
 	const live = "CP-LIVE"
 	cfg := testConfig(t)
 	cfg.API.MessageLog = 50 // serve's default; the portal's message log reads it
+	// Heartbeats every few seconds feed the rule table the portal shows.
+	cfg.HeartbeatInterval = 2 * time.Second
 	srv := startServer(t, cfg, "CP-A", "CP-B", live)
 	// The browser steps take a while; this only bounds a hang.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -264,7 +266,8 @@ func TestPortal(t *testing.T) {
 	}
 
 	for _, s := range []string{"login-refuses-bad-token", "login", "station-comes-online-live", "reset-shows-result",
-		"message-log-shows-reset", "desired-configuration-applied", "meter-chart-drawn", "health-chart-drawn", "no-page-errors"} {
+		"message-log-shows-reset", "desired-configuration-applied", "meter-chart-drawn", "health-chart-drawn",
+		"rule-created-toggled-rows", "no-page-errors"} {
 		if _, ok := steps[s]; !ok {
 			t.Errorf("the script did not report step %s (steps: %s)", s, strings.Join(order, ", "))
 		}

@@ -1,4 +1,4 @@
-import {h, replace, api, query, has, findPath, fill, fmtTime, badge, pretty, errorBox, unavailable} from '../lib.js';
+import {h, replace, api, query, has, findPath, fill, fmtTime, badge, errorBox, unavailable} from '../lib.js';
 
 const SEED_SQL = "SELECT topic(1) AS chargePointId, timestamp() AS lastTimestamp\nFROM '+/in'\nWHERE get(*, 2) = 'Heartbeat'";
 
@@ -23,17 +23,23 @@ export function rulesPage(el) {
     has('post', '/rules') ? ruleForm() : null,
     tablesPath ? tables : null);
 
-  const actionText = (a) => a.table ? `table ${a.table.name} by ${a.table.key}` : a.republish ? `republish to ${a.republish.topic}`
-    : a.webhook ? `webhook ${a.webhook.url}` : a.log ? 'log' : JSON.stringify(a);
+  const actionText = (a, st) => (a.table ? `table ${a.table.name} by ${a.table.key}` : a.republish ? `republish to ${a.republish.topic}`
+    : a.webhook ? `webhook ${a.webhook.url}` : a.log ? 'log' : JSON.stringify(a)) +
+    (st ? ` — ${st.ok} ok${st.failed ? `, ${st.failed} failed` : ''}${st.dropped ? `, ${st.dropped} dropped` : ''}` : '');
 
-  async function load() {
+  let lastRules = '';
+  async function load(again) {
     try {
       const r = await api('GET', list);
       const items = r.items || r || [];
+      const sig = JSON.stringify(items);
+      if (again && sig === lastRules) return;
+      lastRules = sig;
       replace(tbody, items.length ? items.map((rule) => h('tr', {'data-rule': rule.name},
         h('td', {}, h('strong', {}, rule.name), rule.description ? h('div', {class: 'muted'}, rule.description) : null),
         h('td', {}, h('pre', {class: 'sql'}, rule.sql)),
-        h('td', {}, (rule.actions || []).map((a) => h('div', {}, actionText(a)))),
+        h('td', {}, (rule.actions || []).map((a, i) => h('div', {}, actionText(a, rule.stats?.actions?.[i]))),
+          rule.stats ? h('div', {class: 'muted'}, `${rule.stats.matched} messages matched`) : null),
         h('td', {}, one ? h('label', {class: 'switch'}, h('input', {type: 'checkbox', checked: rule.enabled, onchange: async (e) => {
           try {
             const body = oneMethod === 'PATCH' ? {enabled: e.target.checked} : {...rule, enabled: e.target.checked};
@@ -54,14 +60,21 @@ export function rulesPage(el) {
       if (e.status === 501) { replace(el, h('h1', {}, 'Rules'), unavailable('Rules', 'a rules engine in this process')); return; }
       replace(msg, errorBox(e));
     }
-    loadTables();
+    if (!again) loadTables();
   }
 
+  // The tables are re-read every few seconds; the open ones stay open
+  // (and re-read their rows).
+  const open = new Set();
+  let lastTables = '';
   async function loadTables() {
     if (!tablesPath) return;
     try {
       const r = await api('GET', tablesPath);
       const items = r.items || r || [];
+      const sig = JSON.stringify(items);
+      if (sig === lastTables) return;
+      lastTables = sig;
       replace(tables, h('section', {class: 'panel'}, h('h2', {}, 'Rule tables'),
         items.length ? items.map((t) => tableView(t)) : h('p', {class: 'muted'}, 'No table has rows yet.')));
     } catch (e) { replace(tables, errorBox(e)); }
@@ -71,6 +84,7 @@ export function rulesPage(el) {
     const name = t.name || t.table || t;
     const body = h('div', {});
     const det = h('details', {class: 'table-rows', 'data-table': name, ontoggle: async () => {
+      if (det.open) open.add(name); else open.delete(name);
       if (!det.open || !rowsPath) return;
       try {
         const r = await api('GET', fill(rowsPath, {table: name}) + query({limit: 100}));
@@ -81,6 +95,7 @@ export function rulesPage(el) {
           h('tbody', {}, rows.map((x) => h('tr', {}, h('td', {}, x.key), cols.map((c) => h('td', {}, typeof x.data?.[c] === 'object' ? JSON.stringify(x.data[c]) : String(x.data?.[c] ?? ''))), h('td', {}, fmtTime(x.updatedAt)))))));
       } catch (e) { replace(body, errorBox(e)); }
     }}, h('summary', {}, `${name}`, t.rows !== undefined ? h('span', {class: 'muted'}, ` (${t.rows} rows)`) : null), body);
+    if (open.has(name)) det.open = true;
     return det;
   }
 
@@ -90,7 +105,7 @@ export function rulesPage(el) {
     sql.value = SEED_SQL;
     const kind = h('select', {name: 'kind'}, ['table', 'republish', 'webhook', 'log'].map((k) => h('option', {}, k)));
     const p1 = h('input', {name: 'p1', value: 'chargePointHeartbeat'});
-    const p2 = h('input', {name: 'p2', value: '${chargePointId}'});
+    const p2 = h('input', {name: 'p2', value: 'chargePointId'});
     const l1 = h('span', {}, 'Table');
     const l2 = h('span', {}, 'Key');
     kind.addEventListener('change', () => {
@@ -101,7 +116,7 @@ export function rulesPage(el) {
     });
     const out = h('div', {});
     return h('section', {class: 'panel'}, h('h2', {}, 'Create a rule'),
-      h('form', {'data-testid': 'rule-form', onsubmit: async (e) => {
+      h('form', {class: 'stack', 'data-testid': 'rule-form', onsubmit: async (e) => {
         e.preventDefault();
         const k = kind.value;
         const action = k === 'table' ? {table: {name: p1.value, key: p2.value}} : k === 'republish' ? {republish: {topic: p1.value}}
@@ -119,5 +134,7 @@ export function rulesPage(el) {
   }
 
   load();
-  return null;
+  // Counters and tables move with the traffic: re-read them.
+  const tick = setInterval(() => { if (!document.hidden) { load(true); loadTables(); } }, 3000);
+  return () => clearInterval(tick);
 }

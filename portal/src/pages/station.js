@@ -156,7 +156,11 @@ function shadowTab(el, id) {
   const msg = h('div', {'data-testid': 'desired-result'});
   let doc = null;
   let dirty = false;
-  editor.addEventListener('input', () => { dirty = true; });
+  let editedFrom = {}; // the desired state the editor started from
+  editor.addEventListener('input', () => {
+    if (!dirty) editedFrom = doc?.state?.desired || {};
+    dirty = true;
+  });
 
   const render = () => {
     const st = doc?.state || {};
@@ -181,16 +185,29 @@ function shadowTab(el, id) {
       next = JSON.parse(editor.value || '{}');
       if (!next || typeof next !== 'object' || Array.isArray(next)) throw new Error('the desired state must be a JSON object');
     } catch (err) { replace(msg, errorBox({message: 'Invalid JSON: ' + err.message})); return; }
-    const patch = mergePatch(doc?.state?.desired || {}, next);
-    if (!Object.keys(patch).length) { replace(msg, h('span', {class: 'muted'}, 'No change.')); return; }
-    try {
-      doc = await api('PATCH', fill('/chargepoints/{cp}/shadow', {cp: id}), {state: {desired: patch}, version: doc?.version ?? 0});
-      dirty = false;
-      render();
-      replace(msg, h('span', {class: 'ok-text'}, `Saved (version ${doc.version}). The station is sent the change; the delta clears once it reports the new values.`));
-    } catch (err) {
-      if (err.status === 409) { replace(msg, errorBox({message: 'The shadow changed meanwhile; reloaded it. Check and save again.'})); dirty = false; load(); return; }
-      replace(msg, errorBox(err));
+    // The update carries the version it was computed against. The
+    // station's reports move the version too: on a conflict, re-read the
+    // shadow and, if only the reported state moved, send again; if
+    // someone else changed the desired state, let the operator look.
+    const base = JSON.stringify(editedFrom);
+    for (let attempt = 0; ; attempt++) {
+      const patch = mergePatch(doc?.state?.desired || {}, next);
+      if (!Object.keys(patch).length) { replace(msg, h('span', {class: 'muted'}, 'No change.')); return; }
+      try {
+        doc = await api('PATCH', fill('/chargepoints/{cp}/shadow', {cp: id}), {state: {desired: patch}, version: doc?.version ?? 0});
+        dirty = false;
+        render();
+        replace(msg, h('span', {class: 'ok-text'}, `Saved (version ${doc.version}). The station is sent the change; the delta clears once it reports the new values.`));
+        return;
+      } catch (err) {
+        if (err.status !== 409) { replace(msg, errorBox(err)); return; }
+        try { doc = await api('GET', fill('/chargepoints/{cp}/shadow', {cp: id})); } catch (e) { replace(msg, errorBox(e)); return; }
+        if (JSON.stringify(doc?.state?.desired || {}) !== base || attempt >= 5) {
+          replace(msg, errorBox({message: 'Someone else changed the desired state meanwhile; it is shown above. Check your edit and save again.'}));
+          render();
+          return;
+        }
+      }
     }
   };
   replace(el,
