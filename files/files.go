@@ -31,6 +31,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/ocppd/ocppd"
@@ -58,6 +59,7 @@ type Options struct {
 type Store struct {
 	opts Options
 	log  *slog.Logger
+	base atomic.Pointer[string] // the public URL, without a trailing slash
 }
 
 // New returns a Store; it creates nothing until a file is written.
@@ -75,9 +77,21 @@ func New(opts Options) *Store {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	opts.PublicURL = strings.TrimRight(opts.PublicURL, "/")
-	return &Store{opts: opts, log: opts.Logger}
+	s := &Store{opts: opts, log: opts.Logger}
+	s.SetPublicURL(opts.PublicURL)
+	return s
 }
+
+// SetPublicURL changes the base URL of the URLs handed to stations from
+// now on (e.g. once the listener's port is known). URLs handed out before
+// keep working if the handler is still reachable there.
+func (s *Store) SetPublicURL(u string) {
+	u = strings.TrimRight(u, "/")
+	s.base.Store(&u)
+}
+
+// PublicURL returns the base URL stations reach the handler at.
+func (s *Store) PublicURL() string { return *s.base.Load() }
 
 // Firmware is a stored firmware image.
 type Firmware struct {
@@ -142,7 +156,7 @@ func (s *Store) PutFirmware(r io.Reader, name string) (Firmware, error) {
 
 // FirmwareURL is the download URL of a stored image.
 func (s *Store) FirmwareURL(sha, name string) string {
-	return s.opts.PublicURL + "/firmware/" + sha + "/" + url.PathEscape(cleanName(name))
+	return s.PublicURL() + "/firmware/" + sha + "/" + url.PathEscape(cleanName(name))
 }
 
 // token is the log upload token of station cp.
@@ -156,7 +170,7 @@ func (s *Store) token(cp string) string {
 // GetDiagnostics: the station appends nothing (2.x) or a file name (some
 // 1.6 stations treat it as a directory); both are accepted.
 func (s *Store) LogUploadURL(cp string) string {
-	return s.opts.PublicURL + "/logs/" + url.PathEscape(cp) + "/" + s.token(cp) + "/"
+	return s.PublicURL() + "/logs/" + url.PathEscape(cp) + "/" + s.token(cp) + "/"
 }
 
 // LogFile is an uploaded log or diagnostics file.

@@ -19,7 +19,7 @@ func newStore(t *testing.T) (*Store, *httptest.Server) {
 		Now: func() time.Time { return time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC) }})
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
-	s.opts.PublicURL = srv.URL
+	s.SetPublicURL(srv.URL + "/")
 	return s, srv
 }
 
@@ -46,7 +46,7 @@ func TestFirmwareRoundTrip(t *testing.T) {
 		t.Errorf("download: %d %q %v", resp.StatusCode, body, resp.Header)
 	}
 	for _, p := range []string{"/firmware/" + strings.Repeat("0", 64) + "/x", "/firmware/../x/y", "/firmware/abc/x"} {
-		resp, err := http.Get(s.opts.PublicURL + p)
+		resp, err := http.Get(s.PublicURL() + p)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -119,5 +119,32 @@ func TestLogUploads(t *testing.T) {
 	}
 	if logs, _ := s.Logs("CP/1"); len(logs) != 2 {
 		t.Errorf("refused uploads left files: %+v", logs)
+	}
+}
+
+func TestLoadSecretPersists(t *testing.T) {
+	path := t.TempDir() + "/sub/secret"
+	a, err := LoadSecret(path)
+	if err != nil || len(a) != secretSize {
+		t.Fatalf("LoadSecret = %x, %v", a, err)
+	}
+	b, err := LoadSecret(path)
+	if err != nil || !bytes.Equal(a, b) {
+		t.Fatalf("second LoadSecret = %x, %v; want the first %x", b, err, a)
+	}
+	if info, err := os.Stat(path); err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("secret file mode %v, %v", info.Mode(), err)
+	}
+	// Upload URLs of one store are accepted by another with the secret.
+	s1 := New(Options{Dir: t.TempDir(), Secret: a, PublicURL: "http://x"})
+	s2 := New(Options{Dir: t.TempDir(), Secret: b, PublicURL: "http://x"})
+	if s1.LogUploadURL("CP1") != s2.LogUploadURL("CP1") {
+		t.Fatal("the same secret gives different upload URLs")
+	}
+	if err := os.WriteFile(path, []byte("short"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadSecret(path); err == nil {
+		t.Fatal("a 5-byte secret was accepted")
 	}
 }
