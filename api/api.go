@@ -72,6 +72,11 @@ type Options struct {
 	// Rules is the rules engine behind /rules and /tables; nil leaves
 	// those routes answering 501.
 	Rules RulesEngine
+	// Firmware keeps uploaded firmware images (*files.Store); nil leaves
+	// /firmware answering 501. Rollouts also need Commands.
+	Firmware FirmwareFiles
+	// FirmwareMaxBytes bounds an uploaded firmware image. Default 256 MiB.
+	FirmwareMaxBytes int64
 
 	// MessageLog is the number of recent frames kept per station (in this
 	// process's memory) for GET /api/v1/chargepoints/{id}/messages.

@@ -45,4 +45,11 @@ func (s *Server) registerRoutes() {
 	s.handle(http.MethodGet, "/tables", s.listTables)
 	s.handle(http.MethodGet, "/tables/{table}/rows", s.listTableRows)
 	s.handle(http.MethodGet, "/tables/{table}/rows/{key}", s.getTableRow)
+
+	s.handle(http.MethodGet, "/firmware", s.listFirmware) // firmware.go
+	s.handle(http.MethodPost, "/firmware", s.uploadFirmware)
+	s.handle(http.MethodGet, "/firmware/{id}", s.getFirmware)
+	s.handle(http.MethodPost, "/firmware/{id}/rollouts", s.createRollout)
+	s.handle(http.MethodGet, "/firmware/rollouts", s.listRollouts)
+	s.handle(http.MethodGet, "/firmware/rollouts/{id}", s.getRollout)
 }
