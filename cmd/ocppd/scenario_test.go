@@ -12,7 +12,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,7 +21,6 @@ import (
 	"time"
 
 	"github.com/ocppd/ocppd"
-	"github.com/ocppd/ocppd/files"
 	"github.com/ocppd/ocppd/ocpp"
 	"github.com/ocppd/ocppd/sim"
 	"github.com/ocppd/ocppd/store"
@@ -185,6 +185,13 @@ func TestScenarioChargingSession(t *testing.T) {
 			if err := ch.MeterValues(ctx, 2, 1); err != nil {
 				t.Fatalf("meter values: %v", err)
 			}
+			// Live energy: the running transaction follows its meter
+			// values (1.6 MeterValues, 2.x TransactionEvent Updated).
+			if tx := transaction(t, srv, id, stx.ID); tx.State != store.TransactionActive || tx.EnergyWh != 5500 ||
+				tx.MeterStopWh == nil || *tx.MeterStopWh != 6500 || tx.Duration() != 30*time.Minute {
+				t.Fatalf("running transaction after 30 min: energy %v, latest reading %v, duration %v; want 5500, 6500, 30m",
+					tx.EnergyWh, tx.MeterStopWh, tx.Duration())
+			}
 			clock.Add(30 * time.Minute)
 			if err := ch.Stop(ctx, 2, 1, sim.ReasonLocal); err != nil {
 				t.Fatalf("stop: %v", err)
@@ -223,6 +230,16 @@ func TestScenarioChargingSession(t *testing.T) {
 	}
 }
 
+// allSamples returns every meter sample of station id.
+func allSamples(t *testing.T, srv *server, id string) []store.MeterSample {
+	t.Helper()
+	ss, err := srv.store.ListMeterSamples(ctxT(t), store.MeterFilter{ChargePointID: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ss
+}
+
 func containsAll(have []float64, want ...float64) bool {
 	for _, w := range want {
 		found := false
@@ -236,9 +253,10 @@ func containsAll(have []float64, want ...float64) bool {
 	return true
 }
 
-// TestScenarioSameMessageTwice: a transaction message delivered twice
-// (a retry after a lost answer) makes one row and one set of samples, and
-// gets the same answer.
+// TestScenarioSameMessageTwice: a transaction message (1.6 MeterValues
+// of a transaction included) delivered twice (a retry after a lost answer)
+// makes one row and one set of samples, and gets the same answer; so does
+// a MeterValues outside a transaction.
 func TestScenarioSameMessageTwice(t *testing.T) {
 	var ids []string
 	for _, v := range scenarioVersions {
@@ -266,12 +284,7 @@ func TestScenarioSameMessageTwice(t *testing.T) {
 			}
 			before := energySamples(t, srv, id, stx.ID)
 			want := transaction(t, srv, id, stx.ID)
-			var meter16 []sim.SentMessage
 			for _, m := range ch.Sent() {
-				if v == ocpp.V16 && m.Action == "MeterValues" {
-					meter16 = append(meter16, m) // below
-					continue
-				}
 				resp, err := ch.Call(ctx, m.Action, m.Payload)
 				if err != nil {
 					t.Fatalf("%s again: %v", m.Action, err)
@@ -290,19 +303,27 @@ func TestScenarioSameMessageTwice(t *testing.T) {
 			if after := energySamples(t, srv, id, stx.ID); len(after) != len(before) {
 				t.Fatalf("energy samples %v after the repeats, %v before", after, before)
 			}
-			if len(meter16) > 0 {
-				t.Run("1.6 MeterValues", func(t *testing.T) {
-					t.Skip("needs: idempotent OCPP 1.6 MeterValues in the CSMS — a repeated MeterValues (same connector, transaction, timestamps and values) is stored again as new samples")
-					for _, m := range meter16 {
-						if _, err := ch.Call(ctx, m.Action, m.Payload); err != nil {
-							t.Fatal(err)
-						}
+			// MeterValues outside a transaction, delivered twice: the
+			// samples are stored once (their identity, store.MeterSample).
+			t.Run("MeterValues", func(t *testing.T) {
+				ts := clock.Now().Add(time.Minute).Format(time.RFC3339)
+				payload := `{"evseId":1,"meterValue":[{"timestamp":"` + ts + `","sampledValue":[{"value":22500},{"value":0,"measurand":"Power.Active.Import","unitOfMeasure":{"unit":"W"}}]}]}`
+				if v == ocpp.V16 {
+					payload = `{"connectorId":1,"meterValue":[{"timestamp":"` + ts + `","sampledValue":[{"value":"22500"},{"value":"0","measurand":"Power.Active.Import","unit":"W"}]}]}`
+				}
+				before := len(allSamples(t, srv, id))
+				for range 2 {
+					if _, err := ch.Call(ctx, "MeterValues", json.RawMessage(payload)); err != nil {
+						t.Fatal(err)
 					}
-					if after := energySamples(t, srv, id, stx.ID); len(after) != len(before) {
-						t.Fatalf("energy samples %v after repeating MeterValues, %v before", after, before)
-					}
-				})
-			}
+				}
+				if after := len(allSamples(t, srv, id)); after != before+2 {
+					t.Fatalf("%d samples after sending 2 samples twice, %d before", after, before)
+				}
+				if got := transaction(t, srv, id, stx.ID); got.EnergyWh != 22000 || got.State != store.TransactionEnded {
+					t.Fatalf("the transaction changed: %+v", got)
+				}
+			})
 		})
 	}
 }
@@ -556,25 +577,28 @@ func TestScenarioVariables(t *testing.T) {
 	}
 }
 
-// TestScenarioFirmwareAndLogs: UpdateFirmware with a file ocppd serves
-// (files.Store): the station downloads it and walks through the statuses,
-// which the CSMS stores; GetLog/GetDiagnostics makes it upload a log that
-// ocppd keeps.
+// TestScenarioFirmwareAndLogs: UpdateFirmware with a file the server
+// itself serves on its OCPP port (files.Store under /files/): the station
+// downloads it and walks through the statuses, which the CSMS stores;
+// GetLog/GetDiagnostics makes it upload a log to the OCPP port, which the
+// server keeps on disk.
 func TestScenarioFirmwareAndLogs(t *testing.T) {
 	var ids []string
 	for _, v := range scenarioVersions {
 		ids = append(ids, stationID(v, "fw"))
 	}
-	srv := startServer(t, testConfig(t), ids...)
-	// ocppd's station file handler on its own port.
-	hs := httptest.NewUnstartedServer(nil)
-	fs := files.New(files.Options{Dir: t.TempDir(), PublicURL: "http://" + hs.Listener.Addr().String()})
-	hs.Config.Handler = fs.Handler()
-	hs.Start()
-	t.Cleanup(hs.Close)
+	cfg := testConfig(t)
+	srv := startServer(t, cfg, ids...)
+	fs := srv.files.store
+	if fs == nil {
+		t.Fatal("serve has no files store")
+	}
 	fw, err := fs.PutFirmware(strings.NewReader("FIRMWARE 11.0"), "fw-11.0.bin")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if base := "http://" + srv.OCPPAddr() + "/files/firmware/"; !strings.HasPrefix(fw.URL, base) {
+		t.Fatalf("firmware URL %s is not on the OCPP port (%s…)", fw.URL, base)
 	}
 	for _, v := range scenarioVersions {
 		t.Run(string(v), func(t *testing.T) {
@@ -619,6 +643,12 @@ func TestScenarioFirmwareAndLogs(t *testing.T) {
 			logs, err := fs.Logs(id)
 			if err != nil || len(logs) != 1 || logs[0].Size == 0 {
 				t.Fatalf("uploaded logs %+v %v", logs, err)
+			}
+			if dir := filepath.Join(cfg.DataDir, "files", "logs", id); filepath.Dir(logs[0].Path) != dir {
+				t.Fatalf("log kept at %s, want under %s", logs[0].Path, dir)
+			}
+			if b, err := os.ReadFile(logs[0].Path); err != nil || int64(len(b)) != logs[0].Size {
+				t.Fatalf("log file on disk: %d bytes, %v", len(b), err)
 			}
 		})
 	}

@@ -48,6 +48,7 @@ type serveConfig struct {
 	Rules             rulesConfig    // the config file's rules: section (rules.go)
 	Security          securityConfig // security.go
 	API               apiConfig      // api.go
+	Files             filesConfig    // files.go
 	// wrapStore, set only by tests, wraps the opened store (e.g. to
 	// inject failures); nil uses it as is.
 	wrapStore func(store.Store) store.Store
@@ -84,6 +85,7 @@ func serveCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	secondsVar(fs, &cfg.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long a shutdown may take before it is forced")
 	addAPIFlags(fs, &cfg.API)
 	addSecurityFlags(fs, &cfg.Security)
+	addFilesFlags(fs, &cfg.Files)
 	logCfg := addLogFlags(fs)
 	opts, err := loadFlags(fs, args, rulesSection)
 	if err != nil {
@@ -152,6 +154,7 @@ type server struct {
 	ocppLn  net.Listener
 	httpLn  net.Listener
 	sr      shadowsRules // rules.go: device shadows and the rules engine
+	files   filesRole    // files.go: firmware downloads and log uploads
 
 	api          apiRole     // api.go: operator API and metrics
 	draining     atomic.Bool // shutdown started: /readyz answers 503
@@ -218,6 +221,9 @@ func (s *server) Start(ctx context.Context) error {
 	}
 	// Features of the api role start here (they mount their handlers in
 	// operatorHandler).
+	if err := s.startFiles(); err != nil { // files.go
+		return err
+	}
 	if err := s.startAPI(ctx); err != nil {
 		return err
 	}
@@ -233,7 +239,7 @@ func (s *server) Start(ctx context.Context) error {
 	s.httpSrv = &http.Server{Handler: s.operatorHandler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog}
 	s.serve(s.httpSrv, s.httpLn)
 	if s.roles.gateway {
-		s.ocppSrv = &http.Server{Handler: s.gw, ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog}
+		s.ocppSrv = &http.Server{Handler: s.ocppHandler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog}
 		s.serve(s.ocppSrv, s.ocppLn)
 	}
 	attrs := []any{"roles", s.roles.String(), "http", s.httpLn.Addr().String(), "store", s.cfg.DB.where(), "gateway", s.cfg.GatewayID}
