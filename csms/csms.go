@@ -243,7 +243,7 @@ func (s *Service) handle(m bus.Message) {
 	case ocpp.CallResultError:
 		log.Debug("CALLRESULTERROR from station", "id", f.ID, "code", f.ErrorCode)
 	case ocpp.Send:
-		log.Debug("SEND from station", "action", f.Action)
+		s.send(ctx, log, cp, v, f) // send.go
 	}
 }
 
