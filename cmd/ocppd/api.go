@@ -12,6 +12,7 @@ import (
 	"github.com/ocppd/ocppd/csms"
 	"github.com/ocppd/ocppd/metrics"
 	"github.com/ocppd/ocppd/portal"
+	"github.com/ocppd/ocppd/store"
 )
 
 // apiConfig is the configuration of the operator API and /metrics.
@@ -41,7 +42,9 @@ type apiRole struct {
 // observer and the API. Call it after the other roles have started.
 func (s *server) startAPI(ctx context.Context) error {
 	a := &s.api
-	a.reg = metrics.NewRegistry()
+	if a.reg == nil { // instrumentStore may have made it
+		a.reg = metrics.NewRegistry()
+	}
 	reg := a.reg.Registerer()
 	if s.gw != nil {
 		reg.MustRegister(metrics.NewGatewayCollector(s.gw))
@@ -102,6 +105,22 @@ func (s *server) startAPI(ctx context.Context) error {
 	}
 	s.warnWithoutTokens(ctx)
 	return nil
+}
+
+// instrumentStore times the store's calls (ocppd_store_seconds{op},
+// ocppd_store_errors_total{op,code}) in the metrics registry, which it
+// creates: the store opens before the other components.
+func (s *server) instrumentStore(st store.Store) store.Store {
+	a := &s.api
+	if a.reg == nil {
+		a.reg = metrics.NewRegistry()
+	}
+	m, err := metrics.NewStoreMetrics(a.reg.Registerer())
+	if err != nil {
+		s.log.Warn("store metrics not registered", "err", err)
+		return st
+	}
+	return m.Instrument(st)
 }
 
 // warnWithoutTokens says in the log how to create a token when none is

@@ -201,6 +201,7 @@ func (s *server) Start(ctx context.Context) error {
 	if s.store, err = s.cfg.DB.openStore(ctx, s.log.With("component", "store")); err != nil {
 		return err
 	}
+	s.store = s.instrumentStore(s.store) // api.go: store latency metrics
 	if s.cfg.wrapStore != nil {
 		s.store = s.cfg.wrapStore(s.store)
 	}
