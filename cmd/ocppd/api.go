@@ -63,6 +63,7 @@ func (s *server) startAPI(ctx context.Context) error {
 		MessageLog:    s.cfg.API.MessageLog,
 	}
 	s.wireShadowsRules(&opts, reg) // rules.go
+	s.wireFiles(&opts)             // files.go
 	if opts.MessageLog == 0 {
 		opts.MessageLog = -1 // the flag's 0 disables; the API's 0 is its default
 	}
