@@ -165,7 +165,7 @@ func TestPortal(t *testing.T) {
 		t.Cleanup(func() { _ = c.Close() })
 		return c
 	}
-	run("CP-A", ocpp.V201)
+	cpA := run("CP-A", ocpp.V201)
 	run("CP-B", ocpp.V21)
 	eventually(t, "CP-A and CP-B online", func() bool {
 		a, errA := srv.store.GetChargePoint(ctx, "CP-A")
@@ -232,6 +232,14 @@ func TestPortal(t *testing.T) {
 				return err == nil && cp.Online && liveCharger.Online()
 			})
 			reply("connect", nil)
+		case m.Need == "fault":
+			// CP-A's connector reports a fault (2.0.1 StatusNotification).
+			_, err := cpA.Call(ctx, "StatusNotification", map[string]any{
+				"timestamp": time.Now().UTC().Format(time.RFC3339), "connectorStatus": "Faulted", "evseId": 1, "connectorId": 1})
+			if err != nil {
+				t.Errorf("CP-A: StatusNotification Faulted: %v", err)
+			}
+			reply("fault", nil)
 		case m.Need == "charge":
 			// A session with meter values every second, for the meter
 			// chart and the transactions.

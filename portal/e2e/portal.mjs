@@ -113,6 +113,11 @@ try {
     await page.locator(`tr[data-cp="${station}"][data-online="true"]`).waitFor();
     if (!await page.evaluate(() => window.__noReload === true)) throw new Error('the page reloaded');
     await page.waitForFunction((before) => document.querySelector('[data-testid="count-online"] .card-n').textContent !== before, offlineBefore);
+    // A connector fault shows in the counts and the station's row.
+    const faulted = process.env.PORTAL_FAULTED || 'CP-A';
+    await need('fault', {station: faulted});
+    await page.locator(`tr[data-cp="${faulted}"] .badge.bad`, {hasText: 'Faulted'}).first().waitFor();
+    await page.waitForFunction(() => document.querySelector('[data-testid="count-faulted"] .card-n').textContent === '1');
     // The search narrows the table.
     await page.getByTestId('fleet-search').fill(station);
     await page.waitForFunction(() => document.querySelectorAll('[data-testid="fleet-table"] tbody tr[data-cp]').length === 1);
@@ -222,7 +227,26 @@ try {
     return await table.locator('tbody tr').count();
   });
 
-  for (const [nav, file] of [['transactions', '10-transactions'], ['idtokens', '11-idtokens'], ['firmware', '13-firmware'], ['analytics', '14-analytics']]) {
+  await step('firmware-rollout', async () => {
+    await page.locator('a[data-nav="firmware"]').click();
+    await page.locator('.page h1').waitFor();
+    await page.waitForLoadState('networkidle').catch(() => {});
+    if (await page.getByTestId('unavailable').count()) { await shot('13-firmware'); return 'unavailable'; }
+    const name = 'fw-e2e-2.0.bin';
+    await page.getByTestId('firmware-file').setInputFiles({name, mimeType: 'application/octet-stream', buffer: Buffer.from('FIRMWARE 2.0 ' + 'x'.repeat(8192))});
+    await page.getByTestId('firmware-upload').locator('button[type="submit"]').click();
+    const row = page.locator(`tr[data-firmware="${name}"]`);
+    await row.waitFor();
+    await row.locator('input[name="stations"]').fill(station);
+    await row.getByTestId('rollout-start').click();
+    // The station downloads the image from ocppd and walks through the
+    // firmware statuses up to Installed.
+    await page.locator(`[data-rollout][data-done="true"] tr[data-cp="${station}"] .badge`, {hasText: 'installed'}).first().waitFor({timeout: 60000});
+    await shot('13-firmware');
+    return 'installed';
+  });
+
+  for (const [nav, file] of [['transactions', '10-transactions'], ['idtokens', '11-idtokens'], ['analytics', '14-analytics']]) {
     await step(`page-${nav}`, async () => {
       await page.locator(`a[data-nav="${nav}"]`).click();
       await page.locator('.page h1, .page .panel').first().waitFor();

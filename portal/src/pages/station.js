@@ -377,6 +377,16 @@ function messagesTab(el, id) {
   const add = (ev) => {
     if (ev.seq && seen.has(ev.seq)) return;
     if (ev.seq) seen.add(ev.seq);
+    // An answer names its CALL's action. The bus does not order {cp}/in
+    // against {cp}/out, so an answer can arrive before the CALL it
+    // answers and come without the action: match them by message id.
+    if (ev.kind === 'message' && ev.messageId) {
+      if (ev.type === 'CALL') {
+        for (const a of items) if (a.messageId === ev.messageId && !a.action && a.type !== 'CALL') a.action = ev.action;
+      } else if (!ev.action) {
+        ev.action = items.find((c) => c.type === 'CALL' && c.messageId === ev.messageId)?.action || '';
+      }
+    }
     items.push(ev);
     if (items.length > 500) items.shift();
   };
