@@ -38,7 +38,6 @@ import (
 	"time"
 
 	"github.com/ocppd/ocppd"
-	"github.com/ocppd/ocppd/gateway"
 	"github.com/ocppd/ocppd/store"
 )
 
@@ -89,7 +88,7 @@ type Options struct {
 	EventInterval time.Duration
 	// Registry admits stations after the upgrade (registration, Pending
 	// for --allow-unknown); nil admits every station that authenticated.
-	Registry gateway.Registry
+	Registry Registry
 	// Organization is the CPO name that the O (organizationName) RDN of a
 	// station certificate must contain under profile 3 (A00.FR.404); ""
 	// skips that check.
@@ -149,10 +148,11 @@ type Authenticator struct {
 	lastEvent map[string]time.Time
 }
 
-var (
-	_ gateway.Registry      = (*Authenticator)(nil)
-	_ gateway.Authenticator = (*Authenticator)(nil)
-)
+// Registry is gateway.Registry, declared here so that the CSMS can use
+// this package's password functions without depending on the gateway.
+type Registry interface {
+	Admit(ctx context.Context, id string, r *http.Request) error
+}
 
 // New returns an Authenticator for opts. It does no I/O. It panics if the
 // profile is not 0–3 or a profile that checks passwords has no Store.

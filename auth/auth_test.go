@@ -21,8 +21,14 @@ import (
 	"time"
 
 	"github.com/ocppd/ocppd"
+	"github.com/ocppd/ocppd/gateway"
 	"github.com/ocppd/ocppd/ocpp"
 	"github.com/ocppd/ocppd/store"
+)
+
+var (
+	_ gateway.Registry      = (*Authenticator)(nil)
+	_ gateway.Authenticator = (*Authenticator)(nil)
 )
 
 // memStore is an in-memory Store and store.SecurityEvents.
