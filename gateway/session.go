@@ -300,13 +300,32 @@ func (s *session) write(op gws.Opcode, p []byte) {
 func (s *session) touch() { s.lastRecv.Store(int64(s.g.mono())) }
 
 // handleFrame processes one text frame from the station.
+// closingPublishTimeout bounds publishing an answer that arrives on a
+// session already closing (its own context is cancelled by then).
+const closingPublishTimeout = 5 * time.Second
+
 func (s *session) handleFrame(data []byte) {
 	g := s.g
 	g.stats.framesIn.Add(1)
-	if s.closed.Load() {
-		return // nothing is published once the session is closing
-	}
+	closing := s.closed.Load()
 	f, fe := ocpp.Parse(data)
+	if closing {
+		// Frames the station sent before this session was closed (for
+		// example replaced by its own reconnection right after answering
+		// a Reset) are still read here. An answer is a fact the CSMS
+		// must record, so it is published; a CALL is dropped unanswered,
+		// and the station sends it again on its new connection.
+		if fe != nil || (f.Type != ocpp.CallResult && f.Type != ocpp.CallError && f.Type != ocpp.CallResultError) {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), closingPublishTimeout)
+		defer cancel()
+		if err := g.opts.Bus.Publish(ctx, bus.Message{Topic: s.inTopic, Payload: data, Props: s.props, ClientID: g.opts.GatewayID}); err != nil {
+			g.stats.publishErrors.Add(1)
+			s.log.Warn("publish answer from a closing session", "err", err, "messageId", f.ID)
+		}
+		return
+	}
 	if fe == nil && !s.version.Supports(f.Type) {
 		// CALLRESULTERROR and SEND exist from OCPP 2.1 on (2.1 Part 4
 		// §4.2.4); earlier versions answer MessageTypeNotSupported.
