@@ -116,7 +116,12 @@ func (c *Charger) register16() {
 		return c.getConfiguration(r.Key), nil
 	})
 	handle(c, "ChangeConfiguration", func(ctx context.Context, r *v16.ChangeConfigurationRequest) (any, error) {
-		return status{c.changeConfiguration(r.Key, r.Value)}, nil
+		st := c.changeConfiguration(r.Key, r.Value)
+		if r.Key == "AuthorizationKey" && st == "Accepted" {
+			pw := r.Value
+			return FollowedBy(status{st}, func(context.Context) { c.newPassword(pw) }), nil
+		}
+		return status{st}, nil
 	})
 	handle(c, "UpdateFirmware", func(ctx context.Context, r *v16.UpdateFirmwareRequest) (any, error) {
 		return FollowedBy(struct{}{}, func(ctx context.Context) { c.updateFirmware(ctx, r.Location, r.RetrieveDate, nil) }), nil
@@ -334,7 +339,15 @@ func (c *Charger) register2x() {
 		return c.getVariables(r), nil
 	})
 	handle(c, "SetVariables", func(ctx context.Context, r *v201.SetVariablesRequest) (any, error) {
-		return c.setVariables(r), nil
+		res := c.setVariables(r)
+		for i, d := range r.SetVariableData {
+			if d.Component.Name == "SecurityCtrlr" && d.Variable.Name == "BasicAuthPassword" &&
+				res.SetVariableResult[i].AttributeStatus == "Accepted" {
+				pw := d.AttributeValue
+				return FollowedBy(res, func(context.Context) { c.newPassword(pw) }), nil
+			}
+		}
+		return res, nil
 	})
 	handle(c, "GetBaseReport", func(ctx context.Context, r *v201.GetBaseReportRequest) (any, error) {
 		data := c.report(string(r.ReportBase), nil)
@@ -555,6 +568,22 @@ func (c *Charger) reset(ctx context.Context, reason string) {
 		}
 	}
 	c.reboot(ctx, reason)
+}
+
+// newPassword takes the HTTP Basic password the CSMS set (1.6 security
+// whitepaper A01 scenario, 2.0.1 A01): once the answer is sent, a station
+// that authenticates with a password disconnects and connects again with
+// the new one at once. The password is never logged (A01.FR.12).
+func (c *Charger) newPassword(pw string) {
+	had := c.Station.Password() != ""
+	c.Station.SetPassword(pw)
+	if !had {
+		c.logf(levelInfo, "HTTP Basic password set; used from the next connection")
+		return
+	}
+	c.logf(levelInfo, "HTTP Basic password changed: reconnecting with the new one")
+	c.Station.rebootPending.Store(true) // Run connects again without waiting
+	c.Station.Disconnect(1000, "")
 }
 
 // reboot drops the connection; Run connects and boots again at once with

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -145,6 +146,11 @@ func (s *Station) dial(ctx context.Context, addr, hostport string) (*conn, error
 		hdr[k] = append([]string(nil), v...)
 	}
 	hdr.Set("Sec-WebSocket-Protocol", string(s.opts.Version))
+	if pw := s.Password(); pw != "" {
+		// Security profiles 1 and 2: the user name is the station id
+		// (A00.FR.204), the password the AuthorizationKey/BasicAuthPassword.
+		hdr.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(s.opts.ID+":"+pw)))
+	}
 	timeout := handshakeTimeout
 	if d, ok := ctx.Deadline(); ok && time.Until(d) < timeout {
 		timeout = max(time.Until(d), time.Millisecond)

@@ -86,6 +86,12 @@ type Options struct {
 	TLSConfig *tls.Config
 	// Header holds extra handshake headers (e.g. Authorization).
 	Header http.Header
+	// Password, when set, is the station's HTTP Basic password (OCPP
+	// security profiles 1 and 2): every connection sends the station id
+	// and it as Basic credentials, replacing an Authorization in Header.
+	// A Charger changes it when the CSMS sets AuthorizationKey (1.6) or
+	// SecurityCtrlr.BasicAuthPassword (2.x); see Station.SetPassword.
+	Password string
 
 	// CallTimeout bounds the wait for the answer to a CALL; default 30 s.
 	CallTimeout time.Duration
@@ -140,6 +146,9 @@ type Station struct {
 	// rebootPending: the connection was dropped for a reset; Run
 	// connects again without waiting.
 	rebootPending atomic.Bool
+
+	// password is the current HTTP Basic password ("" none).
+	password atomic.Pointer[string]
 
 	// hooks, set by a Charger before Run, extend Run's session.
 	hooks *runHooks
@@ -200,7 +209,7 @@ func New(opts Options) *Station {
 		log = slog.New(slog.DiscardHandler)
 	}
 	life, stopLife := context.WithCancel(context.Background())
-	return &Station{
+	s := &Station{
 		life:     life,
 		stopLife: stopLife,
 		opts:     opts,
@@ -211,6 +220,21 @@ func New(opts Options) *Station {
 		handlers: map[string]HandlerFunc{},
 		closedCh: make(chan struct{}),
 	}
+	s.SetPassword(opts.Password)
+	return s
+}
+
+// SetPassword sets the HTTP Basic password the next connections send
+// ("" sends none, leaving Options.Header as it is). The current
+// connection is not affected.
+func (s *Station) SetPassword(password string) { s.password.Store(&password) }
+
+// Password returns the station's current HTTP Basic password ("" none).
+func (s *Station) Password() string {
+	if p := s.password.Load(); p != nil {
+		return *p
+	}
+	return ""
 }
 
 // ID returns the station's identity.
