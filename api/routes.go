@@ -22,6 +22,7 @@ func (s *Server) registerRoutes() {
 	s.handle(http.MethodGet, "/chargepoints/{cp}/messages", s.getMessages)
 	s.handle(http.MethodPut, "/chargepoints/{cp}/password", s.putPassword)
 	s.handle(http.MethodDelete, "/chargepoints/{cp}/password", s.deletePassword)
+	s.handle(http.MethodPost, "/chargepoints/{cp}/password/rotate", s.rotatePassword) // security.go
 	s.handle(http.MethodGet, "/chargepoints/{cp}/transactions/{tx}", s.getTransaction)
 	s.handle(http.MethodGet, "/chargepoints/{cp}/metervalues", s.getMeterValues)
 	s.handle(http.MethodPost, "/chargepoints/{cp}/commands", s.createCommand)

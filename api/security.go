@@ -1,0 +1,83 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+
+	"github.com/ocppd/ocppd"
+	"github.com/ocppd/ocppd/auth"
+	"github.com/ocppd/ocppd/store"
+)
+
+// PasswordRotator changes a running station's HTTP Basic password over
+// OCPP (ChangeConfiguration AuthorizationKey / SetVariables
+// BasicAuthPassword); *csms.Service implements it. When Options.Commands
+// implements it too, POST /chargepoints/{cp}/password/rotate is served.
+type PasswordRotator interface {
+	// RotatePassword sends password (generated when "") to the online
+	// station and returns the command, whose stored request has the
+	// password redacted, and the password. ENOTFOUND for an unknown
+	// station, EUNAVAILABLE when it is offline, EINVALID for a password
+	// that breaks its version's rules.
+	RotatePassword(ctx context.Context, cpID, password string, maxLen int) (store.Command, string, error)
+}
+
+// rotatePasswordRequest is the body of POST
+// /chargepoints/{cp}/password/rotate (all optional).
+type rotatePasswordRequest struct {
+	// Password is the new password; empty generates one valid for the
+	// station's OCPP version.
+	Password string `json:"password"`
+	// MaxLength is the station's BasicAuthPassword maxLimit (2.x, 40 to
+	// 64); 0 means 40.
+	MaxLength int `json:"maxLength"`
+}
+
+// rotatePasswordResponse is the answer: the command that carries the
+// password, and the password when it was generated (shown once, never
+// stored).
+type rotatePasswordResponse struct {
+	Command  store.Command `json:"command"`
+	Password string        `json:"password,omitempty"`
+}
+
+// rotatePassword rotates the station's password while it is online
+// (1.6 security whitepaper and 2.0.1 A01): the old password stays valid
+// until the station accepts the new one or connects with it.
+func (s *Server) rotatePassword(w http.ResponseWriter, r *http.Request) error {
+	rot, ok := s.opts.Commands.(PasswordRotator)
+	if !ok {
+		return ocppd.Errorf(ocppd.ENOTIMPL, "password rotation is not available in this process")
+	}
+	wait, err := queryWait(r)
+	if err != nil {
+		return err
+	}
+	var in rotatePasswordRequest
+	if r.ContentLength != 0 {
+		if err := decode(w, r, &in); err != nil {
+			return err
+		}
+	}
+	if in.MaxLength != 0 && (in.MaxLength < auth.DefaultMaxPasswordLen || in.MaxLength > auth.MaxPasswordLen) {
+		return invalid("maxLength", "expected %d to %d", auth.DefaultMaxPasswordLen, auth.MaxPasswordLen)
+	}
+	c, pw, err := rot.RotatePassword(r.Context(), r.PathValue("cp"), in.Password, in.MaxLength)
+	if err != nil {
+		if ocppd.ErrorCode(err) == ocppd.EINVALID {
+			return withField(err, "password")
+		}
+		return err
+	}
+	if c, err = s.waitCommand(r.Context(), c, wait); err != nil {
+		return err
+	}
+	out := rotatePasswordResponse{Command: c}
+	if in.Password == "" {
+		out.Password = pw
+	}
+	w.Header().Set("Location", Prefix+"/commands/"+url.PathEscape(c.ID))
+	writeJSON(w, http.StatusCreated, out)
+	return nil
+}

@@ -1,0 +1,80 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"testing"
+
+	"github.com/ocppd/ocppd"
+	"github.com/ocppd/ocppd/csms"
+	"github.com/ocppd/ocppd/store"
+)
+
+// fakeRotator is a Commander that also rotates passwords, recording the
+// calls.
+type fakeRotator struct {
+	Commander
+	calls []rotateCall
+	err   error
+}
+
+type rotateCall struct {
+	cp, password string
+	maxLen       int
+}
+
+func (f *fakeRotator) RotatePassword(_ context.Context, cp, pw string, maxLen int) (store.Command, string, error) {
+	f.calls = append(f.calls, rotateCall{cp, pw, maxLen})
+	if f.err != nil {
+		return store.Command{}, "", f.err
+	}
+	if pw == "" {
+		pw = "generated-password-0123456789"
+	}
+	return store.Command{ID: "m1", ChargePointID: cp, Action: "SetVariables", State: store.CommandSent}, pw, nil
+}
+
+// TestRotatePassword: POST /password/rotate calls the CSMS's
+// RotatePassword with the given password or none (generated, returned
+// once), checks maxLength, maps the CSMS's errors, and answers 501 where
+// no CSMS can send commands.
+func TestRotatePassword(t *testing.T) {
+	f := &fakeRotator{}
+	e := newEnv(t, func(o *Options) { o.Commands = f })
+	e.addCP("CP1")
+	path := "/api/v1/chargepoints/CP1/password/rotate"
+
+	r := e.do("POST", path, e.admin, nil)
+	want(t, r, http.StatusCreated)
+	var out struct {
+		Command  store.Command `json:"command"`
+		Password string        `json:"password"`
+	}
+	r.decode(t, &out)
+	if out.Password != "generated-password-0123456789" || out.Command.ID != "m1" || r.header.Get("Location") != "/api/v1/commands/m1" {
+		t.Fatalf("generated: %s %v", r.body, r.header)
+	}
+	r = e.do("POST", path, e.admin, map[string]any{"password": "chosen-password-0123456789", "maxLength": 64})
+	want(t, r, http.StatusCreated)
+	out.Password = ""
+	r.decode(t, &out)
+	if out.Password != "" {
+		t.Fatalf("a given password was echoed: %s", r.body)
+	}
+	if len(f.calls) != 2 || f.calls[0] != (rotateCall{"CP1", "", 0}) || f.calls[1] != (rotateCall{"CP1", "chosen-password-0123456789", 64}) {
+		t.Fatalf("calls %+v", f.calls)
+	}
+	want(t, e.do("POST", path, e.admin, map[string]any{"maxLength": 30}), http.StatusBadRequest, "maxLength")
+	want(t, e.do("POST", path, e.readOnly, nil), http.StatusForbidden)
+
+	f.err = ocppd.Errorf(ocppd.EINVALID, "too short")
+	want(t, e.do("POST", path, e.admin, map[string]any{"password": "x"}), http.StatusBadRequest, "password")
+	f.err = ocppd.Errorf(ocppd.EUNAVAILABLE, "offline")
+	want(t, e.do("POST", path, e.admin, nil), http.StatusServiceUnavailable)
+
+	e2 := newEnv(t)
+	e2.addCP("CP1")
+	want(t, e2.do("POST", path, e2.admin, nil), http.StatusNotImplemented)
+}
+
+var _ PasswordRotator = (*csms.Service)(nil)
