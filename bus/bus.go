@@ -40,6 +40,16 @@ type Message struct {
 	ClientID string
 	// Retain asks the broker to keep the message for new subscribers.
 	Retain bool
+	// Hold, set by adapters that acknowledge deliveries to a broker (bus/mqtt),
+	// lets a handler keep the message unacknowledged after it returns: a
+	// handler calls Hold before returning and gets done, which it must call
+	// exactly once when it has finished with the message (e.g. stored it).
+	// The adapter acknowledges the message only when every handler that held
+	// it is done, so a process that dies before then gets it again from the
+	// broker (at least once). A handler that does not call Hold has its
+	// message acknowledged when it returns. nil where the adapter has
+	// nothing to acknowledge (bus/embedded, bus/memory). Ignored by Publish.
+	Hold func() (done func())
 }
 
 // Prop returns the user property k, or "".

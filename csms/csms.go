@@ -71,7 +71,7 @@ type Service struct {
 	opts   Options
 	log    *slog.Logger
 	seed   maphash.Seed
-	queues []chan bus.Message
+	queues []chan queued
 	subs   []bus.Subscription
 
 	mu      sync.RWMutex // guards started, closed and sends on queues
@@ -138,9 +138,9 @@ func (s *Service) Start(ctx context.Context) error {
 		return errors.New("csms: already started or closed")
 	}
 	s.started = true
-	s.queues = make([]chan bus.Message, s.opts.Workers)
+	s.queues = make([]chan queued, s.opts.Workers)
 	for i := range s.queues {
-		q := make(chan bus.Message, s.opts.QueueSize)
+		q := make(chan queued, s.opts.QueueSize)
 		s.queues[i] = q
 		s.wg.Add(1)
 		go s.work(q)
@@ -184,8 +184,19 @@ func (s *Service) Close() error {
 	return nil
 }
 
+// queued is a message on a worker queue, with the release of its hold on
+// the bus's acknowledgement (nil where the bus has none).
+type queued struct {
+	m    bus.Message
+	done func()
+}
+
 // enqueue is the bus handler. It may run on the publisher's goroutine, so
-// it only copies the message onto the station's worker queue.
+// it only copies the message onto the station's worker queue. Where the
+// bus acknowledges deliveries to a broker, the message is held
+// unacknowledged until its worker has handled it — stored and answered —
+// so that a process killed with messages in its queues gets them again
+// (see bus.Message.Hold; handlers tolerate redelivery, see idempotency.go).
 func (s *Service) enqueue(m bus.Message) {
 	cp, ok := s.opts.Topics.StationOf(m.Topic)
 	if !ok {
@@ -195,15 +206,23 @@ func (s *Service) enqueue(m bus.Message) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {
-		return // not acknowledged: the station will send it again
+		return // closing: the station gets no answer and sends it again
 	}
-	s.queues[maphash.String(s.seed, cp)%uint64(len(s.queues))] <- m
+	var done func()
+	if m.Hold != nil {
+		done = m.Hold()
+		m.Hold = nil
+	}
+	s.queues[maphash.String(s.seed, cp)%uint64(len(s.queues))] <- queued{m: m, done: done}
 }
 
-func (s *Service) work(q <-chan bus.Message) {
+func (s *Service) work(q <-chan queued) {
 	defer s.wg.Done()
-	for m := range q {
-		s.handle(m)
+	for j := range q {
+		s.handle(j.m)
+		if j.done != nil {
+			j.done()
+		}
 	}
 }
 

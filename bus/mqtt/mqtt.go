@@ -41,6 +41,17 @@
 // PUBACKs and SUBACKs keep arriving and a handler may call Publish,
 // Subscribe and Unsubscribe. A handler must not call Close.
 //
+// A handler that hands a message on to a goroutine of its own calls
+// bus.Message.Hold before returning and the returned done when it has
+// finished with the message (the CSMS: once it has stored and answered
+// it): the PUBACK waits for done, so a process killed with messages in
+// its queues gets them again from the broker when it comes back under the
+// same client id within the session expiry (at least once; the receiver
+// must tolerate duplicates). PUBACKs go out in arrival order (MQTT-4.6.0-2):
+// a held message delays the acknowledgement of later ones, not their
+// delivery, up to Receive Maximum unacknowledged messages — a message held
+// forever eventually stops the flow.
+//
 // # Publishing across reconnects
 //
 // Publish sends at QoS 1 and returns nil only after the broker's PUBACK.
@@ -130,6 +141,13 @@ type Options struct {
 	// the process died, or its host or network failed. Close sends a
 	// DISCONNECT, so a clean stop does not publish it.
 	Will *bus.Message
+	// StartupGrace, if positive, makes a message that arrives within
+	// StartupGrace of Start and matches no handler wait (unacknowledged,
+	// with the deliveries behind it) until a matching handler is
+	// subscribed, instead of being dropped: a persistent session's queued
+	// and unacknowledged messages arrive right after the first connection,
+	// before the process has subscribed. Default 0: dropped at once.
+	StartupGrace time.Duration
 	// OnReconnect, if set, runs after every connection but the first is
 	// up and its subscriptions are restored: the place to publish again
 	// what the Will contradicted while the connection was down. It runs on
@@ -152,9 +170,10 @@ type Client struct {
 	ctx    context.Context // lifetime of the client; cancelled by Close
 	cancel context.CancelFunc
 
-	mu      sync.Mutex
-	cm      *autopaho.ConnectionManager
-	started bool
+	mu        sync.Mutex
+	cm        *autopaho.ConnectionManager
+	started   bool
+	startedAt time.Time // set by Start before connecting
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -270,6 +289,7 @@ func (c *Client) Start(ctx context.Context) error {
 		return ocppd.Errorf(ocppd.EINVALID, "mqtt: client already started")
 	}
 	c.started = true
+	c.startedAt = time.Now()
 	c.server = u
 
 	user, pass := c.opts.Username, c.opts.Password

@@ -50,6 +50,9 @@ type registry struct {
 	trie     trie
 	lastID   int
 	pending  map[string]struct{} // filters to UNSUBSCRIBE at the next chance
+	// added is closed (and replaced) whenever a handler is registered:
+	// deliveries waiting for a handler look again (Options.StartupGrace).
+	added chan struct{}
 
 	// locks serialize SUBSCRIBE and UNSUBSCRIBE of one filter, so that
 	// an UNSUBSCRIBE of a filter just dropped cannot overtake the
@@ -62,7 +65,15 @@ func (r *registry) init() {
 	r.byFilter = make(map[string]*entry)
 	r.byID = make(map[int]*entry)
 	r.pending = make(map[string]struct{})
+	r.added = make(chan struct{})
 	r.seed = maphash.MakeSeed()
+}
+
+// addedSignal returns a channel closed at the next registration.
+func (r *registry) addedSignal() <-chan struct{} {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.added
 }
 
 func (r *registry) lock(filter string) *sync.Mutex {
@@ -84,6 +95,8 @@ func (r *registry) add(c *Client, filter string, h bus.Handler) *subscription {
 	}
 	s := &subscription{c: c, e: e, h: h}
 	e.subs = append(e.subs, s)
+	close(r.added)
+	r.added = make(chan struct{})
 	return s
 }
 
@@ -150,15 +163,18 @@ func (r *registry) handlers(hs []bus.Handler, topic string, subID *int) []bus.Ha
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	if subID != nil {
-		// The broker says which subscription this copy is for. An
-		// identifier we do not know, or whose filter does not match, is a
-		// left-over of an earlier session (of this process or of a
-		// previous one with this client id): drop the copy, the current
-		// subscriptions get their own.
+		// The broker says which subscription this copy is for.
 		if e := r.byID[*subID]; e != nil && bus.Match(e.match, topic) {
-			hs = e.pick(hs)
+			return e.pick(hs)
 		}
-		return hs
+		// An identifier we do not know, or whose filter does not match,
+		// was given by an earlier session with this client id: the
+		// messages the broker queued or had in flight for a previous run
+		// of this process, delivered right after the connection, under
+		// the identifiers that run chose. Route them by topic like a
+		// broker without identifiers, so that they are handled rather
+		// than lost. (A copy for a filter this run no longer subscribes
+		// may then reach an overlapping one.)
 	}
 	r.trie.match(topic, func(e *entry) { hs = e.pick(hs) })
 	return hs
@@ -404,22 +420,92 @@ func (c *Client) onPublish(pr paho.PublishReceived) (bool, error) {
 	}
 	var buf [4]bus.Handler
 	hs := c.reg.handlers(buf[:0], p.Topic, subID)
+	if len(hs) == 0 && c.opts.StartupGrace > 0 {
+		hs = c.awaitHandler(buf[:0], p.Topic, subID)
+	}
 	if len(hs) == 0 {
 		c.log.Debug("mqtt message matches no subscription; dropped", "topic", p.Topic)
 	}
-	for _, h := range hs {
-		c.call(h, m)
-	}
+	var h *held
 	if p.QoS > 0 {
-		// Acknowledge after handling: with Receive Maximum this bounds
-		// what the broker sends ahead of the handlers. An error means the
-		// connection that brought the message is gone; the broker sends
-		// the message again in the resumed session.
-		if err := pr.Client.Ack(p); err != nil {
-			c.log.Debug("mqtt ack after reconnect ignored", "topic", p.Topic, "err", err)
-		}
+		h = &held{c: c, pr: pr}
+		h.n.Store(1) // onPublish's own hold, released below
+		m.Hold = h.hold
+	}
+	for _, hd := range hs {
+		c.call(hd, m)
+	}
+	if h != nil {
+		h.release()
 	}
 	return true, nil
+}
+
+// awaitHandler waits, within Options.StartupGrace of Start, for a handler
+// of a message that none matches yet: a persistent session's queued and
+// unacknowledged messages arrive right after the first connection, before
+// the process has subscribed its handlers. Deliveries behind it wait too
+// (they are handled in order on this goroutine). Close ends the wait.
+func (c *Client) awaitHandler(hs []bus.Handler, topic string, subID *int) []bus.Handler {
+	deadline := c.startedAt.Add(c.opts.StartupGrace)
+	if !time.Now().Before(deadline) {
+		return hs
+	}
+	t := time.NewTimer(time.Until(deadline))
+	defer t.Stop()
+	for {
+		added := c.reg.addedSignal()
+		if hs = c.reg.handlers(hs[:0], topic, subID); len(hs) > 0 {
+			return hs
+		}
+		select {
+		case <-added:
+		case <-t.C:
+			return c.reg.handlers(hs[:0], topic, subID)
+		case <-c.ctx.Done():
+			return hs[:0]
+		}
+	}
+}
+
+// held counts the holds on one QoS 1 delivery (onPublish's own while the
+// handlers run, and each bus.Message.Hold) and acknowledges it when the
+// last is released. Acknowledging after handling bounds, with Receive
+// Maximum, what the broker sends ahead of the handlers; a handler that
+// holds the message until it has stored it makes a crash before then a
+// redelivery instead of a loss.
+//
+// paho sends PUBACKs in the order the PUBLISHes arrived (MQTT-4.6.0-2),
+// holding back an acknowledged message behind an earlier one still held;
+// a hold therefore delays the acknowledgements of the messages after it,
+// not their delivery (up to Receive Maximum unacknowledged messages). An
+// acknowledgement for a connection that is gone is dropped: its paho
+// client no longer sends, and the broker delivers the message again in
+// the resumed session.
+type held struct {
+	c  *Client
+	pr paho.PublishReceived
+	n  atomic.Int32
+}
+
+func (h *held) hold() (done func()) {
+	if h.n.Add(1) <= 1 {
+		// Held after onPublish let go: acknowledged already, or about to be.
+		h.n.Add(-1)
+		h.c.log.Error("bus.Message.Hold called after the handler returned; ignored", "topic", h.pr.Packet.Topic)
+		return func() {}
+	}
+	var once sync.Once
+	return func() { once.Do(h.release) }
+}
+
+func (h *held) release() {
+	if h.n.Add(-1) != 0 {
+		return
+	}
+	if err := h.pr.Client.Ack(h.pr.Packet); err != nil {
+		h.c.log.Debug("mqtt ack for a closed connection ignored", "topic", h.pr.Packet.Topic, "err", err)
+	}
 }
 
 // call runs one handler; a panic is logged and the delivery goes on, so

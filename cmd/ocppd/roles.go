@@ -144,6 +144,13 @@ func (c brokerConfig) mqttOptions(gatewayID, role string, logger *slog.Logger) (
 		// a restart to collect it, short enough that a worker that never
 		// returns does not hoard its share for long.
 		o.SessionExpiry = 60 * time.Second
+		// What the broker queued or had in flight for this worker's
+		// previous run arrives right after the connection, before the
+		// CSMS has subscribed: it waits for the handlers instead of being
+		// dropped. The CSMS acknowledges a message only once it has
+		// stored and answered it (bus.Message.Hold), so messages a killed
+		// worker held come back here.
+		o.StartupGrace = 30 * time.Second
 	}
 	return o, nil
 }
