@@ -25,7 +25,12 @@ type Credentials struct {
 	// the CN contains the station's unique serial number); "" means the
 	// station id.
 	SerialNumber string
-	UpdatedAt    time.Time
+	// SecurityProfile is the lowest OCPP security profile (0–3) the
+	// station may connect with: the highest it has connected with (1.6
+	// security whitepaper A05.FR.09, 2.0.1 A05.FR.07: no connection with a
+	// lower profile afterwards), or what an operator set.
+	SecurityProfile int
+	UpdatedAt       time.Time
 }
 
 // StationCredentials stores the stations' credentials. A registered station
@@ -55,6 +60,15 @@ type StationCredentials interface {
 	// under profile 3; "" means the station id. ENOTFOUND for an unknown
 	// station.
 	SetSerialNumber(ctx context.Context, id, serial string, at time.Time) error
+	// RaiseSecurityProfile records that the station connected with
+	// profile: its SecurityProfile becomes profile if that is higher, and
+	// raised reports whether it did. ENOTFOUND for an unknown station.
+	RaiseSecurityProfile(ctx context.Context, id string, profile int, at time.Time) (raised bool, err error)
+	// SetSecurityProfile sets the station's SecurityProfile (0–3) to
+	// profile, higher or lower: an operator's decision, e.g. to let a
+	// station that lost its certificate connect with a password again.
+	// EINVALID outside 0–3, ENOTFOUND for an unknown station.
+	SetSecurityProfile(ctx context.Context, id string, profile int, at time.Time) error
 }
 
 // Certificate is a certificate the CSMS's CA issued to a station

@@ -30,10 +30,11 @@ func (db *DB) GetCredentials(ctx context.Context, id string) (store.Credentials,
 	var (
 		hash, pending, serial *string
 		since, updated        *time.Time
+		profile               *int16
 	)
-	err := db.pool.QueryRow(ctx, `SELECT c.password_hash, c.pending_hash, c.pending_since, c.serial_number, c.updated_at
+	err := db.pool.QueryRow(ctx, `SELECT c.password_hash, c.pending_hash, c.pending_since, c.serial_number, c.security_profile, c.updated_at
 		FROM charge_points p LEFT JOIN station_credentials c ON c.charge_point_id = p.id
-		WHERE p.id = $1`, id).Scan(&hash, &pending, &since, &serial, &updated)
+		WHERE p.id = $1`, id).Scan(&hash, &pending, &since, &serial, &profile, &updated)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return store.Credentials{}, notFound(id)
 	}
@@ -46,14 +47,18 @@ func (db *DB) GetCredentials(ctx context.Context, id string) (store.Credentials,
 		}
 		return *s
 	}
-	return store.Credentials{
+	c := store.Credentials{
 		ChargePointID: id,
 		PasswordHash:  deref(hash),
 		PendingHash:   deref(pending),
 		PendingSince:  utc(fromNull(since)),
 		SerialNumber:  deref(serial),
 		UpdatedAt:     utc(fromNull(updated)),
-	}, nil
+	}
+	if profile != nil {
+		c.SecurityProfile = int(*profile)
+	}
+	return c, nil
 }
 
 // upsertCredentials runs an INSERT … ON CONFLICT statement on the
@@ -97,6 +102,53 @@ func (db *DB) SetSerialNumber(ctx context.Context, id, serial string, at time.Ti
 		ON CONFLICT (charge_point_id) DO UPDATE
 		SET serial_number = excluded.serial_number, updated_at = excluded.updated_at`,
 		id, serial, db.orNow(at))
+}
+
+// RaiseSecurityProfile makes profile the station's lowest allowed security
+// profile if it is higher; ENOTFOUND for an unknown station.
+func (db *DB) RaiseSecurityProfile(ctx context.Context, id string, profile int, at time.Time) (bool, error) {
+	if profile < 0 || profile > 3 {
+		return false, ocppd.Errorf(ocppd.EINVALID, "security profile %d is not 0–3", profile)
+	}
+	var raised bool
+	err := db.write(ctx, "raise security profile", func(tx pgx.Tx) error {
+		raised = false
+		// The INSERT creates the row (at profile) or, on conflict, raises
+		// an existing lower one; RETURNING yields a row only when it wrote.
+		rows, err := tx.Query(ctx, `INSERT INTO station_credentials AS c (charge_point_id, security_profile, updated_at)
+			VALUES ($1, $2, $3)
+			ON CONFLICT (charge_point_id) DO UPDATE
+			SET security_profile = excluded.security_profile, updated_at = excluded.updated_at
+			WHERE c.security_profile < excluded.security_profile
+			RETURNING 1`, id, profile, db.orNow(at))
+		if err != nil {
+			return err
+		}
+		raised = rows.Next()
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			if isCode(err, codeForeignKeyViolation) {
+				return notFound(id)
+			}
+			return err
+		}
+		raised = raised && profile > 0
+		return nil
+	})
+	return raised, err
+}
+
+// SetSecurityProfile sets the station's lowest allowed security profile;
+// EINVALID outside 0–3, ENOTFOUND for an unknown station.
+func (db *DB) SetSecurityProfile(ctx context.Context, id string, profile int, at time.Time) error {
+	if profile < 0 || profile > 3 {
+		return ocppd.Errorf(ocppd.EINVALID, "security profile %d is not 0–3", profile)
+	}
+	return db.upsertCredentials(ctx, "set security profile", id, `INSERT INTO station_credentials
+		(charge_point_id, security_profile, updated_at) VALUES ($1, $2, $3)
+		ON CONFLICT (charge_point_id) DO UPDATE
+		SET security_profile = excluded.security_profile, updated_at = excluded.updated_at`,
+		id, profile, db.orNow(at))
 }
 
 // ResolvePendingPassword promotes (accepted) or drops the pending hash if

@@ -21,12 +21,12 @@ func (db *DB) GetCredentials(ctx context.Context, id string) (store.Credentials,
 		return store.Credentials{}, err
 	}
 	var (
-		hash, pending, serial sql.NullString
-		since, updated        sql.NullInt64
+		hash, pending, serial   sql.NullString
+		since, updated, profile sql.NullInt64
 	)
-	err := db.r.QueryRowContext(ctx, `SELECT c.password_hash, c.pending_hash, c.pending_since, c.serial_number, c.updated_at
+	err := db.r.QueryRowContext(ctx, `SELECT c.password_hash, c.pending_hash, c.pending_since, c.serial_number, c.security_profile, c.updated_at
 		FROM charge_points p LEFT JOIN station_credentials c ON c.charge_point_id = p.id
-		WHERE p.id = ?`, id).Scan(&hash, &pending, &since, &serial, &updated)
+		WHERE p.id = ?`, id).Scan(&hash, &pending, &since, &serial, &profile, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Credentials{}, notFound(id)
 	}
@@ -38,8 +38,9 @@ func (db *DB) GetCredentials(ctx context.Context, id string) (store.Credentials,
 		PasswordHash:  hash.String,
 		PendingHash:   pending.String,
 		PendingSince:  fromNullMS(since),
-		SerialNumber:  serial.String,
-		UpdatedAt:     fromNullMS(updated),
+		SerialNumber:    serial.String,
+		SecurityProfile: int(profile.Int64),
+		UpdatedAt:       fromNullMS(updated),
 	}, nil
 }
 
@@ -79,6 +80,45 @@ func (db *DB) SetPendingPassword(ctx context.Context, id, hash string, at time.T
 // ENOTFOUND for an unknown station.
 func (db *DB) SetSerialNumber(ctx context.Context, id, serial string, at time.Time) error {
 	return db.upsertCredentials(ctx, "set serial number", id, at, `serial_number = ?`, serial)
+}
+
+// RaiseSecurityProfile makes profile the station's lowest allowed security
+// profile if it is higher; ENOTFOUND for an unknown station.
+func (db *DB) RaiseSecurityProfile(ctx context.Context, id string, profile int, at time.Time) (bool, error) {
+	if profile < 0 || profile > 3 {
+		return false, ocppd.Errorf(ocppd.EINVALID, "security profile %d is not 0–3", profile)
+	}
+	var raised bool
+	err := db.write(ctx, "raise security profile", func(ctx context.Context, tx *sql.Tx) error {
+		raised = false
+		now := ms(db.orNow(at))
+		_, err := tx.ExecContext(ctx, `INSERT INTO station_credentials (charge_point_id, updated_at) VALUES (?, ?)
+			ON CONFLICT (charge_point_id) DO NOTHING`, id, now)
+		if isConstraint(err, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY) {
+			return notFound(id)
+		}
+		if err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE station_credentials SET security_profile = ?, updated_at = ?
+			WHERE charge_point_id = ? AND security_profile < ?`, profile, now, id, profile)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		raised = n == 1
+		return err
+	})
+	return raised, err
+}
+
+// SetSecurityProfile sets the station's lowest allowed security profile;
+// EINVALID outside 0–3, ENOTFOUND for an unknown station.
+func (db *DB) SetSecurityProfile(ctx context.Context, id string, profile int, at time.Time) error {
+	if profile < 0 || profile > 3 {
+		return ocppd.Errorf(ocppd.EINVALID, "security profile %d is not 0–3", profile)
+	}
+	return db.upsertCredentials(ctx, "set security profile", id, at, `security_profile = ?`, profile)
 }
 
 // ResolvePendingPassword promotes (accepted) or drops the pending hash if

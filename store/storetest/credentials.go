@@ -21,6 +21,7 @@ func runSecurity(t *testing.T, open func(t *testing.T) store.Store) {
 		{"CredentialsSerialNumber", testCredentialsSerial},
 		{"CredentialsUnknownStation", testCredentialsUnknown},
 		{"CredentialsDeletedWithStation", testCredentialsCascade},
+		{"CredentialsSecurityProfile", testCredentialsSecurityProfile},
 		{"Certificates", testCertificates},
 		{"SecurityEvents", testSecurityEvents},
 	}
@@ -250,5 +251,58 @@ func testSecurityEvents(t *testing.T, s store.Store) {
 	checkTime(t, "ReceivedAt", got[2].ReceivedAt, at(12))
 	if two, _ := s.ListSecurityEvents(ctx, "CP1", 2); len(two) != 2 {
 		t.Errorf("limit 2: %d events", len(two))
+	}
+}
+
+// testCredentialsSecurityProfile: RaiseSecurityProfile only raises and
+// says when it did; SetSecurityProfile sets any value 0–3 (an operator's
+// reset) and refuses others; both keep the password; ENOTFOUND for an
+// unknown station.
+func testCredentialsSecurityProfile(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	add(t, s, "CP1", "CP2")
+	if raised, err := s.RaiseSecurityProfile(ctx, "CP1", 0, at(1)); err != nil || raised {
+		t.Fatalf("raise to 0: %v %v", raised, err)
+	}
+	if creds(t, s, "CP1").SecurityProfile != 0 {
+		t.Fatal("profile not 0")
+	}
+	if err := s.SetPassword(ctx, "CP1", "$argon2id$h1", at(1)); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		profile int
+		raised  bool
+		want    int
+	}{{2, true, 2}, {2, false, 2}, {1, false, 2}, {3, true, 3}, {0, false, 3}} {
+		raised, err := s.RaiseSecurityProfile(ctx, "CP1", c.profile, at(2))
+		if err != nil || raised != c.raised {
+			t.Fatalf("raise to %d: raised %v, %v; want %v", c.profile, raised, err, c.raised)
+		}
+		if got := creds(t, s, "CP1").SecurityProfile; got != c.want {
+			t.Fatalf("after raise to %d: profile %d, want %d", c.profile, got, c.want)
+		}
+	}
+	// A station without a credentials row gets one.
+	if raised, err := s.RaiseSecurityProfile(ctx, "CP2", 1, at(2)); err != nil || !raised {
+		t.Fatalf("first raise of CP2: %v %v", raised, err)
+	}
+	if err := s.SetSecurityProfile(ctx, "CP1", 1, at(3)); err != nil {
+		t.Fatal(err)
+	}
+	c := creds(t, s, "CP1")
+	if c.SecurityProfile != 1 || c.PasswordHash != "$argon2id$h1" {
+		t.Fatalf("after the reset: %+v", c)
+	}
+	for _, p := range []int{-1, 4} {
+		if err := s.SetSecurityProfile(ctx, "CP1", p, at(3)); ocppd.ErrorCode(err) != ocppd.EINVALID {
+			t.Errorf("SetSecurityProfile(%d): %v, want EINVALID", p, err)
+		}
+	}
+	if _, err := s.RaiseSecurityProfile(ctx, "NOPE", 2, at(3)); ocppd.ErrorCode(err) != ocppd.ENOTFOUND {
+		t.Errorf("raise of an unknown station: %v", err)
+	}
+	if err := s.SetSecurityProfile(ctx, "NOPE", 2, at(3)); ocppd.ErrorCode(err) != ocppd.ENOTFOUND {
+		t.Errorf("set of an unknown station: %v", err)
 	}
 }
