@@ -34,10 +34,10 @@ func (db *DB) GetCredentials(ctx context.Context, id string) (store.Credentials,
 		return store.Credentials{}, translate("get credentials", err)
 	}
 	return store.Credentials{
-		ChargePointID: id,
-		PasswordHash:  hash.String,
-		PendingHash:   pending.String,
-		PendingSince:  fromNullMS(since),
+		ChargePointID:   id,
+		PasswordHash:    hash.String,
+		PendingHash:     pending.String,
+		PendingSince:    fromNullMS(since),
 		SerialNumber:    serial.String,
 		SecurityProfile: int(profile.Int64),
 		UpdatedAt:       fromNullMS(updated),
