@@ -56,7 +56,9 @@ type StationData interface {
 	// SetLenient sets the station's lenient flag. ENOTFOUND for an
 	// unknown station.
 	SetLenient(ctx context.Context, cpID string, lenient bool) error
-	// AddStationEvent appends ev to the station's log. ENOTFOUND for an
+	// AddStationEvent appends ev to the station's log; an event stored
+	// before (same action, Timestamp and payload: a redelivery) is not
+	// appended again. ENOTFOUND for an
 	// unknown station.
 	AddStationEvent(ctx context.Context, ev StationEvent) error
 	// ListStationEvents returns up to limit events of the station (of

@@ -116,7 +116,9 @@ type Shadows interface {
 // each connector.
 type Statuses interface {
 	// AddStatus appends ev to the history and updates the connector's
-	// current status (unless ev is older than the one stored).
+	// current status (unless ev is older than the one stored). An event
+	// stored before — same station, EVSE, connector, Timestamp, status
+	// and error code: a redelivery — changes nothing.
 	AddStatus(ctx context.Context, ev ocppd.StatusEvent) error
 	// CurrentStatus returns the latest status of every connector of the
 	// station, ordered by EVSE and connector.

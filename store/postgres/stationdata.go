@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 
@@ -60,8 +61,11 @@ func (db *DB) AddStationEvent(ctx context.Context, ev store.StationEvent) error 
 		ev.Timestamp = ev.ReceivedAt
 	}
 	return db.write(ctx, "add station event", func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO station_events (charge_point_id, action, status, timestamp, payload, received_at)
-			VALUES ($1, $2, $3, $4, $5, $6)`, ev.ChargePointID, ev.Action, ev.Status, ev.Timestamp, string(ev.Payload), ev.ReceivedAt)
+		sum := sha256.Sum256(ev.Payload)
+		// A redelivered notification (same action, timestamp and
+		// payload) is stored once: station_events_identity.
+		_, err := tx.Exec(ctx, `INSERT INTO station_events (charge_point_id, action, status, timestamp, payload, received_at, payload_hash)
+			VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`, ev.ChargePointID, ev.Action, ev.Status, ev.Timestamp, string(ev.Payload), ev.ReceivedAt, sum[:])
 		if isCode(err, codeForeignKeyViolation) {
 			return notFound(ev.ChargePointID)
 		}

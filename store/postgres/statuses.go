@@ -14,15 +14,19 @@ import (
 // station.
 func (db *DB) AddStatus(ctx context.Context, ev ocppd.StatusEvent) error {
 	err := db.write(ctx, "add status", func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO status_history
+		tag, err := tx.Exec(ctx, `INSERT INTO status_history
 			(charge_point_id, evse, connector, status, error_code, info, timestamp, received_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+			ON CONFLICT DO NOTHING`,
 			ev.ChargePointID, ev.EVSE, ev.Connector, ev.Status, ev.ErrorCode, ev.Info, ev.Timestamp, ev.ReceivedAt)
 		if isCode(err, codeForeignKeyViolation) {
 			return notFound(ev.ChargePointID)
 		}
 		if err != nil {
 			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return nil // stored before (status_history_identity): a redelivery
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO status_current AS cur
 			(charge_point_id, evse, connector, status, error_code, info, timestamp, received_at)

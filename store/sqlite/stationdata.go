@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/json"
 	"errors"
@@ -60,8 +61,11 @@ func (db *DB) AddStationEvent(ctx context.Context, ev store.StationEvent) error 
 		if ts.IsZero() {
 			ts = recv
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO station_events (charge_point_id, action, status, timestamp, payload, received_at)
-			VALUES (?, ?, ?, ?, ?, ?)`, ev.ChargePointID, ev.Action, ev.Status, ms(ts), string(ev.Payload), ms(recv))
+		sum := sha256.Sum256(ev.Payload)
+		// A redelivered notification (same action, timestamp and
+		// payload) is stored once: station_events_identity.
+		_, err := tx.ExecContext(ctx, `INSERT INTO station_events (charge_point_id, action, status, timestamp, payload, received_at, payload_hash)
+			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, ev.ChargePointID, ev.Action, ev.Status, ms(ts), string(ev.Payload), ms(recv), sum[:])
 		if isConstraint(err, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY) {
 			return notFound(ev.ChargePointID)
 		}

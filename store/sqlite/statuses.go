@@ -11,20 +11,25 @@ import (
 
 // AddStatus appends ev to the history and makes it the connector's current
 // status unless the stored one has a later Timestamp (an event queued by
-// the station while offline and delivered late). ENOTFOUND for an unknown
-// station.
+// the station while offline and delivered late). An event already stored
+// (same station, EVSE, connector, Timestamp, status and error code: a
+// redelivery) changes nothing. ENOTFOUND for an unknown station.
 func (db *DB) AddStatus(ctx context.Context, ev ocppd.StatusEvent) error {
 	return db.write(ctx, "add status", func(ctx context.Context, tx *sql.Tx) error {
 		ts, recv := ms(ev.Timestamp), ms(db.orNow(ev.ReceivedAt))
-		_, err := tx.ExecContext(ctx, `INSERT INTO status_history
+		res, err := tx.ExecContext(ctx, `INSERT INTO status_history
 			(charge_point_id, evse, connector, status, error_code, info, timestamp, received_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT DO NOTHING`,
 			ev.ChargePointID, ev.EVSE, ev.Connector, ev.Status, ev.ErrorCode, ev.Info, ts, recv)
 		if isConstraint(err, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY) {
 			return notFound(ev.ChargePointID)
 		}
 		if err != nil {
 			return err
+		}
+		if n, err := res.RowsAffected(); err == nil && n == 0 {
+			return nil // stored before (status_history_identity)
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO status_current
 			(charge_point_id, evse, connector, status, error_code, info, timestamp, received_at)

@@ -80,7 +80,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"TransactionTimeAndOffset", testTransactionTimeAndOffset},
 		{"Commands", testCommands}, {"CommandsExpireConcurrent", testCommandsExpireConcurrent},
 		{"Transactions", testTransactions}, {"MeterSamples", testMeterSamples}, {"IDTokens", testIDTokens}, {"StationData", testStationData},
-		{"MeterSamplesIdempotent", testMeterSamplesIdempotent}, // metersamples.go
+		{"MeterSamplesIdempotent", testMeterSamplesIdempotent},   // metersamples.go
+		{"NotificationsIdempotent", testNotificationsIdempotent}, // redelivery.go
 		{"CloseIdempotent", testCloseIdempotent},
 	}
 	for _, tc := range tests {
