@@ -196,7 +196,9 @@ type queued struct {
 // bus acknowledges deliveries to a broker, the message is held
 // unacknowledged until its worker has handled it — stored and answered —
 // so that a process killed with messages in its queues gets them again
-// (see bus.Message.Hold; handlers tolerate redelivery, see idempotency.go).
+// (see bus.Message.Hold). Handlers tolerate a redelivery: transactions,
+// meter samples, status history and the notification log are idempotent
+// in the store.
 func (s *Service) enqueue(m bus.Message) {
 	cp, ok := s.opts.Topics.StationOf(m.Topic)
 	if !ok {
