@@ -58,10 +58,12 @@ func (p Profile) Valid() bool { return p >= ProfileNone && p <= ProfileClientCer
 // TLS reports whether the profile requires TLS.
 func (p Profile) TLS() bool { return p >= ProfileTLSBasic }
 
-// Store is what an Authenticator reads and writes.
+// Store is what an Authenticator reads and writes (see
+// store.StationCredentials for the contracts).
 type Store interface {
 	GetCredentials(ctx context.Context, id string) (store.Credentials, error)
 	ResolvePendingPassword(ctx context.Context, id, hash string, accepted bool, at time.Time) error
+	RaiseSecurityProfile(ctx context.Context, id string, profile int, at time.Time) (bool, error)
 }
 
 // Security event types the Authenticator records about known stations
@@ -78,6 +80,8 @@ type Options struct {
 	// Profile is the security profile of the listener.
 	Profile Profile
 	// Store holds the stations' credentials; required for profiles 1–3.
+	// With a Store, profile 0 too refuses stations whose minimum profile
+	// (store.Credentials.SecurityProfile) is higher.
 	Store Store
 	// Events, if set, receives a security event for each refused
 	// connection of a registered station, at most one per station and
@@ -117,6 +121,9 @@ type Stats struct {
 	// Promoted counts rotations completed because the station connected
 	// with its new password.
 	Promoted uint64
+	// Raised counts stations whose minimum security profile rose because
+	// they connected with a higher one.
+	Raised uint64
 }
 
 // Reasons of refusals, the keys of Stats.Refused.
@@ -130,6 +137,7 @@ const (
 	RefusedOldTLS        = "TLS version below 1.2"
 	RefusedNoClientCert  = "no client certificate"
 	RefusedCertSubject   = "certificate subject mismatch"
+	RefusedDowngrade     = "security profile below the station's"
 	RefusedBusy          = "too many checks in progress"
 	RefusedStoreError    = "store error"
 )
@@ -141,7 +149,7 @@ type Authenticator struct {
 	sem   chan struct{}
 	cache *cache
 
-	accepted, verifications, cacheHits, promoted atomic.Uint64
+	accepted, verifications, cacheHits, promoted, raised atomic.Uint64
 
 	mu        sync.Mutex
 	refused   map[string]uint64
@@ -208,26 +216,74 @@ func (a *Authenticator) Admit(ctx context.Context, id string, r *http.Request) e
 // Authenticate checks the station's credentials for the listener's
 // profile before the upgrade; see gateway.Authenticator for the error
 // codes. It never logs or returns a password.
+//
+// A station is also refused (403) on a listener whose profile is below
+// its minimum, store.Credentials.SecurityProfile (A00.FR.002; 1.6 security
+// whitepaper A05.FR.09, 2.0.1 A05.FR.07: once a station connected with a
+// higher profile, the CSMS does not let it connect with a lower one); a
+// station that authenticates with a higher profile than its minimum has
+// the minimum raised to it.
 func (a *Authenticator) Authenticate(ctx context.Context, id string, r *http.Request) error {
-	var err error
+	var (
+		c   store.Credentials
+		err error
+	)
 	switch a.opts.Profile {
 	case ProfileNone:
-		return nil
+		if a.opts.Store == nil {
+			return nil
+		}
+		if c, err = a.opts.Store.GetCredentials(ctx, id); ocppd.ErrorCode(err) == ocppd.ENOTFOUND {
+			return nil // the Registry decides about unknown stations
+		} else if err != nil {
+			a.count(RefusedStoreError)
+			return fmt.Errorf("authenticate %s: %w", id, err)
+		}
 	case ProfileBasic:
-		err = a.basic(ctx, id, r)
+		c, err = a.basic(ctx, id, r)
 	case ProfileTLSBasic:
 		if err = a.checkTLS(id, r); err == nil {
-			err = a.basic(ctx, id, r)
+			c, err = a.basic(ctx, id, r)
 		}
 	case ProfileClientCert:
 		if err = a.checkTLS(id, r); err == nil {
-			err = a.clientCert(ctx, id, r)
+			c, err = a.clientCert(ctx, id, r)
 		}
 	}
-	if err == nil {
-		a.accepted.Add(1)
+	if err != nil {
+		return err
 	}
-	return err
+	if c.ChargePointID != "" {
+		if err := a.noDowngrade(ctx, id, r, c); err != nil {
+			return err
+		}
+	}
+	a.accepted.Add(1)
+	return nil
+}
+
+// noDowngrade refuses a station whose minimum profile is above the
+// listener's, and raises the minimum of one that connects with a higher
+// profile (A05.FR.07 of 2.0.1, A05.FR.09 of the 1.6 whitepaper).
+func (a *Authenticator) noDowngrade(ctx context.Context, id string, r *http.Request, c store.Credentials) error {
+	p := int(a.opts.Profile)
+	if c.SecurityProfile > p {
+		a.log.Warn("refused: the station connected with a higher security profile before (reset it with `ocppd cp security-profile`)",
+			"cp", id, "station_profile", c.SecurityProfile, "remote", r.RemoteAddr)
+		return a.refuse(ctx, id, r, ocppd.EFORBIDDEN, RefusedDowngrade, EventWrongSecurityProfile, true)
+	}
+	if p > c.SecurityProfile {
+		raised, err := a.opts.Store.RaiseSecurityProfile(ctx, id, p, a.opts.Now())
+		if err != nil {
+			// The connection is authenticated; failing to record the
+			// profile only delays the protection.
+			a.log.Warn("recording the station's security profile failed", "cp", id, "err", err)
+		} else if raised {
+			a.raised.Add(1)
+			a.log.Info("station connected with a higher security profile; lower ones are refused from now on", "cp", id, "profile", p)
+		}
+	}
+	return nil
 }
 
 // refuse counts a refused authentication by reason, records a security
@@ -273,44 +329,45 @@ func (a *Authenticator) checkTLS(id string, r *http.Request) error {
 	return nil
 }
 
-// basic checks HTTP Basic credentials (profiles 1 and 2).
-func (a *Authenticator) basic(ctx context.Context, id string, r *http.Request) error {
+// basic checks HTTP Basic credentials (profiles 1 and 2) and returns the
+// station's credentials.
+func (a *Authenticator) basic(ctx context.Context, id string, r *http.Request) (store.Credentials, error) {
 	user, pass, ok := r.BasicAuth()
 	if !ok {
 		// A00.FR.203/302: credentials with every connection request. A
 		// station sending a client certificate instead uses profile 3
 		// against a profile 2 port (A00.FR.002).
-		return a.refuse(ctx, id, r, ocppd.EUNAUTHORIZED, RefusedNoCredentials, EventWrongSecurityProfile, a.known(ctx, id))
+		return store.Credentials{}, a.refuse(ctx, id, r, ocppd.EUNAUTHORIZED, RefusedNoCredentials, EventWrongSecurityProfile, a.known(ctx, id))
 	}
 	if user != id {
 		// A00.FR.204/303 (2.0.1 A00.FR.207: the CSMS validates it): the
 		// username is the identity in the URL, or a station could log in
 		// as itself and be filed under another's id.
-		return a.refuse(ctx, id, r, ocppd.EUNAUTHORIZED, RefusedUsername, EventInvalidCredentials, a.known(ctx, id))
+		return store.Credentials{}, a.refuse(ctx, id, r, ocppd.EUNAUTHORIZED, RefusedUsername, EventInvalidCredentials, a.known(ctx, id))
 	}
 	if len(pass) > 4*MaxPasswordLen {
-		return a.refuse(ctx, id, r, ocppd.EUNAUTHORIZED, RefusedWrongPassword, EventInvalidCredentials, a.known(ctx, id))
+		return store.Credentials{}, a.refuse(ctx, id, r, ocppd.EUNAUTHORIZED, RefusedWrongPassword, EventInvalidCredentials, a.known(ctx, id))
 	}
 	c, err := a.opts.Store.GetCredentials(ctx, id)
 	switch {
 	case ocppd.ErrorCode(err) == ocppd.ENOTFOUND:
 		// 401, not 404: an unauthenticated peer does not learn which ids
 		// exist.
-		return a.refuse(ctx, id, r, ocppd.EUNAUTHORIZED, RefusedUnknown, "", false)
+		return store.Credentials{}, a.refuse(ctx, id, r, ocppd.EUNAUTHORIZED, RefusedUnknown, "", false)
 	case err != nil:
 		a.count(RefusedStoreError)
-		return fmt.Errorf("authenticate %s: %w", id, err)
+		return store.Credentials{}, fmt.Errorf("authenticate %s: %w", id, err)
 	case c.PasswordHash == "" && c.PendingHash == "":
 		a.log.Warn("station has no password; set one with `ocppd cp passwd`", "cp", id)
-		return a.refuse(ctx, id, r, ocppd.EUNAUTHORIZED, RefusedNoPassword, EventInvalidCredentials, true)
+		return store.Credentials{}, a.refuse(ctx, id, r, ocppd.EUNAUTHORIZED, RefusedNoPassword, EventInvalidCredentials, true)
 	}
 	match, err := a.check(ctx, id, c, pass)
 	if err != nil {
-		return err
+		return store.Credentials{}, err
 	}
 	switch match {
 	case matchCurrent:
-		return nil
+		return c, nil
 	case matchPending:
 		// The station uses the password it was sent: it accepted it, even
 		// if its answer was lost (A01.FR.03). Complete the rotation.
@@ -320,9 +377,9 @@ func (a *Authenticator) basic(ctx context.Context, id string, r *http.Request) e
 			a.promoted.Add(1)
 			a.log.Info("station connected with its new password; rotation complete", "cp", id)
 		}
-		return nil
+		return c, nil
 	}
-	return a.refuse(ctx, id, r, ocppd.EUNAUTHORIZED, RefusedWrongPassword, EventInvalidCredentials, true)
+	return store.Credentials{}, a.refuse(ctx, id, r, ocppd.EUNAUTHORIZED, RefusedWrongPassword, EventInvalidCredentials, true)
 }
 
 // known reports whether id is a registered station (for security events).
@@ -408,28 +465,28 @@ func (a *Authenticator) verify(c store.Credentials, pass string) (match, error) 
 // clientCert checks a profile 3 client certificate. Its chain was verified
 // against the configured CA during the TLS handshake (A00.FR.403); here
 // its subject is matched to the station (A00.FR.404, A00.FR.405).
-func (a *Authenticator) clientCert(ctx context.Context, id string, r *http.Request) error {
+func (a *Authenticator) clientCert(ctx context.Context, id string, r *http.Request) (store.Credentials, error) {
 	if len(r.TLS.VerifiedChains) == 0 || len(r.TLS.VerifiedChains[0]) == 0 {
 		// A00.FR.407: no valid certificate, no connection. A station
 		// sending Basic credentials instead uses profile 2 (A00.FR.002).
-		return a.refuse(ctx, id, r, ocppd.EFORBIDDEN, RefusedNoClientCert, EventWrongSecurityProfile, a.known(ctx, id))
+		return store.Credentials{}, a.refuse(ctx, id, r, ocppd.EFORBIDDEN, RefusedNoClientCert, EventWrongSecurityProfile, a.known(ctx, id))
 	}
 	leaf := r.TLS.VerifiedChains[0][0]
 	c, err := a.opts.Store.GetCredentials(ctx, id)
 	known := err == nil
 	switch {
 	case ocppd.ErrorCode(err) == ocppd.ENOTFOUND:
-		c = store.Credentials{ChargePointID: id} // the Registry decides about unknown stations
+		c = store.Credentials{} // the Registry decides about unknown stations
 	case err != nil:
 		a.count(RefusedStoreError)
-		return fmt.Errorf("authenticate %s: %w", id, err)
+		return store.Credentials{}, fmt.Errorf("authenticate %s: %w", id, err)
 	}
 	if reason := a.subjectMismatch(leaf, id, c.SerialNumber); reason != "" {
 		a.log.Warn("client certificate does not belong to the station", "cp", id, "why", reason,
 			"subject", leaf.Subject.String(), "remote", r.RemoteAddr)
-		return a.refuse(ctx, id, r, ocppd.EFORBIDDEN, RefusedCertSubject, EventInvalidClientCertificate, known)
+		return store.Credentials{}, a.refuse(ctx, id, r, ocppd.EFORBIDDEN, RefusedCertSubject, EventInvalidClientCertificate, known)
 	}
-	return nil
+	return c, nil
 }
 
 // subjectMismatch returns why leaf is not the certificate of station id
@@ -459,6 +516,7 @@ func (a *Authenticator) Stats() Stats {
 	return Stats{
 		Accepted: a.accepted.Load(), Refused: refused,
 		Verifications: a.verifications.Load(), CacheHits: a.cacheHits.Load(), Promoted: a.promoted.Load(),
+		Raised: a.raised.Load(),
 	}
 }
 

@@ -74,6 +74,21 @@ func (m *memStore) ResolvePendingPassword(_ context.Context, id, hash string, ac
 	return nil
 }
 
+func (m *memStore) RaiseSecurityProfile(_ context.Context, id string, profile int, _ time.Time) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c, ok := m.creds[id]
+	if !ok {
+		return false, ocppd.Errorf(ocppd.ENOTFOUND, "no %s", id)
+	}
+	if profile <= c.SecurityProfile {
+		return false, nil
+	}
+	c.SecurityProfile = profile
+	m.creds[id] = c
+	return true, nil
+}
+
 func (m *memStore) AddSecurityEvent(_ context.Context, ev store.SecurityEvent) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -498,5 +513,58 @@ func BenchmarkAuthenticateCached(b *testing.B) {
 		if err := a.Authenticate(ctx, "CP1", r); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestNoDowngrade: a station that authenticated on a profile 2 listener
+// has its minimum raised to 2 and is refused (403, a WrongSecurityProfile
+// event) on profile 1 and profile 0 listeners afterwards, even with the
+// right password (A05.FR.07); once an operator lowers its minimum, the
+// profile 1 listener admits it again. Unknown stations are left to the
+// Registry on profile 0.
+func TestNoDowngrade(t *testing.T) {
+	ms := newMemStore("CP1")
+	ms.set(t, "CP1", pw1, "")
+	ctx := context.Background()
+	a0 := New(Options{Profile: ProfileNone, Store: ms, Events: ms, Logger: quiet()})
+	a1 := New(Options{Profile: ProfileBasic, Store: ms, Events: ms, Logger: quiet()})
+	a2 := New(Options{Profile: ProfileTLSBasic, Store: ms, Events: ms, Logger: quiet()})
+	if err := a1.Authenticate(ctx, "CP1", req("CP1", pw1, true)); err != nil {
+		t.Fatalf("profile 1 before any upgrade: %v", err)
+	}
+	if c, _ := ms.GetCredentials(ctx, "CP1"); c.SecurityProfile != 1 || a1.Stats().Raised != 1 {
+		t.Fatalf("after profile 1: minimum %d, raised %d", c.SecurityProfile, a1.Stats().Raised)
+	}
+	r := req("CP1", pw1, true)
+	r.TLS = &tls.ConnectionState{Version: tls.VersionTLS13}
+	if err := a2.Authenticate(ctx, "CP1", r); err != nil {
+		t.Fatalf("profile 2: %v", err)
+	}
+	if c, _ := ms.GetCredentials(ctx, "CP1"); c.SecurityProfile != 2 {
+		t.Fatalf("minimum after profile 2: %d", c.SecurityProfile)
+	}
+	if err := a1.Authenticate(ctx, "CP1", req("CP1", pw1, true)); code(err) != ocppd.EFORBIDDEN {
+		t.Fatalf("profile 1 after profile 2: %v, want forbidden", err)
+	}
+	if err := a0.Authenticate(ctx, "CP1", req("", "", false)); code(err) != ocppd.EFORBIDDEN {
+		t.Fatalf("profile 0 after profile 2: %v, want forbidden", err)
+	}
+	if a1.Stats().Refused[RefusedDowngrade] != 1 || a0.Stats().Refused[RefusedDowngrade] != 1 {
+		t.Errorf("downgrades not counted: %v %v", a1.Stats().Refused, a0.Stats().Refused)
+	}
+	if len(ms.events) == 0 || ms.events[0].Type != EventWrongSecurityProfile {
+		t.Errorf("events %+v", ms.events)
+	}
+	// The operator's reset (store.SetSecurityProfile) lets it back.
+	ms.mu.Lock()
+	c := ms.creds["CP1"]
+	c.SecurityProfile = 1
+	ms.creds["CP1"] = c
+	ms.mu.Unlock()
+	if err := a1.Authenticate(ctx, "CP1", req("CP1", pw1, true)); err != nil {
+		t.Fatalf("profile 1 after the reset: %v", err)
+	}
+	if err := a0.Authenticate(ctx, "UNKNOWN", req("", "", false)); err != nil {
+		t.Fatalf("unknown station on profile 0: %v", err)
 	}
 }
