@@ -23,6 +23,8 @@ func (s *Server) registerRoutes() {
 	s.handle(http.MethodPut, "/chargepoints/{cp}/password", s.putPassword)
 	s.handle(http.MethodDelete, "/chargepoints/{cp}/password", s.deletePassword)
 	s.handle(http.MethodPost, "/chargepoints/{cp}/password/rotate", s.rotatePassword) // security.go
+	s.handle(http.MethodGet, "/chargepoints/{cp}/security", s.getSecurity)
+	s.handle(http.MethodPatch, "/chargepoints/{cp}/security", s.patchSecurity)
 	s.handle(http.MethodGet, "/chargepoints/{cp}/transactions/{tx}", s.getTransaction)
 	s.handle(http.MethodGet, "/chargepoints/{cp}/metervalues", s.getMeterValues)
 	s.handle(http.MethodPost, "/chargepoints/{cp}/commands", s.createCommand)

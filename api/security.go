@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/ocppd/ocppd"
 	"github.com/ocppd/ocppd/auth"
@@ -80,4 +81,71 @@ func (s *Server) rotatePassword(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Location", Prefix+"/commands/"+url.PathEscape(c.ID))
 	writeJSON(w, http.StatusCreated, out)
 	return nil
+}
+
+// securitySettings is a station's security state, GET and PATCH
+// /chargepoints/{cp}/security. It never holds a password or a hash.
+type securitySettings struct {
+	// SecurityProfile is the lowest OCPP security profile the station may
+	// connect with: the highest it has connected with (no downgrade,
+	// 2.0.1 A05.FR.07), unless an operator lowered it.
+	SecurityProfile int `json:"securityProfile"`
+	// HasPassword says whether an HTTP Basic password is set.
+	HasPassword bool `json:"hasPassword"`
+	// PendingPasswordSince is when a rotation the station has not
+	// confirmed yet started (absent without one).
+	PendingPasswordSince *time.Time `json:"pendingPasswordSince,omitempty"`
+	// SerialNumber is the CN its profile 3 client certificate must carry
+	// ("" means the station id).
+	SerialNumber string `json:"serialNumber"`
+}
+
+// securityPatch is the body of PATCH /chargepoints/{cp}/security.
+type securityPatch struct {
+	SecurityProfile *int    `json:"securityProfile"`
+	SerialNumber    *string `json:"serialNumber"`
+}
+
+func (s *Server) getSecurity(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.opts.Store.GetCredentials(r.Context(), r.PathValue("cp"))
+	if err != nil {
+		return err
+	}
+	out := securitySettings{SecurityProfile: c.SecurityProfile, HasPassword: c.PasswordHash != "", SerialNumber: c.SerialNumber}
+	if c.PendingHash != "" {
+		t := c.PendingSince.UTC()
+		out.PendingPasswordSince = &t
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// patchSecurity sets the station's minimum security profile (the
+// operator's reset after it connected with a higher one) and the serial
+// number of its certificate.
+func (s *Server) patchSecurity(w http.ResponseWriter, r *http.Request) error {
+	var in securityPatch
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	id := r.PathValue("cp")
+	if in.SecurityProfile != nil {
+		if p := *in.SecurityProfile; !auth.Profile(p).Valid() {
+			return invalid("securityProfile", "expected 0 to 3, got %d", p)
+		}
+	}
+	if _, err := s.opts.Store.GetCredentials(r.Context(), id); err != nil {
+		return err
+	}
+	if in.SecurityProfile != nil {
+		if err := s.opts.Store.SetSecurityProfile(r.Context(), id, *in.SecurityProfile, s.opts.Now()); err != nil {
+			return withField(err, "securityProfile")
+		}
+	}
+	if in.SerialNumber != nil {
+		if err := s.opts.Store.SetSerialNumber(r.Context(), id, *in.SerialNumber, s.opts.Now()); err != nil {
+			return withField(err, "serialNumber")
+		}
+	}
+	return s.getSecurity(w, r)
 }

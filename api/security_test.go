@@ -3,7 +3,9 @@ package api
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/ocppd/ocppd"
 	"github.com/ocppd/ocppd/csms"
@@ -78,3 +80,41 @@ func TestRotatePassword(t *testing.T) {
 }
 
 var _ PasswordRotator = (*csms.Service)(nil)
+
+// TestSecuritySettings: GET shows the minimum profile and whether a
+// password is set (never the hash); PATCH lowers the minimum (the
+// operator's reset) and sets the serial number; bad values are 400 naming
+// the field; unknown stations 404; read-only tokens 403.
+func TestSecuritySettings(t *testing.T) {
+	e := newEnv(t)
+	e.addCP("CP1")
+	ctx := context.Background()
+	if err := e.store.SetPassword(ctx, "CP1", "$argon2id$secret-hash", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.store.RaiseSecurityProfile(ctx, "CP1", 3, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	path := "/api/v1/chargepoints/CP1/security"
+	r := e.do("GET", path, e.readOnly, nil)
+	want(t, r, http.StatusOK)
+	var got securitySettings
+	r.decode(t, &got)
+	if got.SecurityProfile != 3 || !got.HasPassword || got.PendingPasswordSince != nil || strings.Contains(string(r.body), "argon2id") {
+		t.Fatalf("GET %s", r.body)
+	}
+	r = e.do("PATCH", path, e.admin, map[string]any{"securityProfile": 1, "serialNumber": "SN-1"})
+	want(t, r, http.StatusOK)
+	r.decode(t, &got)
+	if got.SecurityProfile != 1 || got.SerialNumber != "SN-1" {
+		t.Fatalf("PATCH %s", r.body)
+	}
+	if c, _ := e.store.GetCredentials(ctx, "CP1"); c.SecurityProfile != 1 || c.SerialNumber != "SN-1" {
+		t.Fatalf("stored %+v", c)
+	}
+	want(t, e.do("PATCH", path, e.admin, map[string]any{"securityProfile": 4}), http.StatusBadRequest, "securityProfile")
+	want(t, e.do("PATCH", path, e.admin, map[string]any{"profile": 1}), http.StatusBadRequest)
+	want(t, e.do("PATCH", path, e.readOnly, map[string]any{"securityProfile": 0}), http.StatusForbidden)
+	want(t, e.do("GET", "/api/v1/chargepoints/NOPE/security", e.admin, nil), http.StatusNotFound)
+	want(t, e.do("PATCH", "/api/v1/chargepoints/NOPE/security", e.admin, map[string]any{"securityProfile": 0}), http.StatusNotFound)
+}

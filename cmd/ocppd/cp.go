@@ -17,7 +17,7 @@ import (
 	"github.com/ocppd/ocppd/store"
 )
 
-const cpUsage = `usage: ocppd cp <add|list|rm|passwd> [flags] [ID…]
+const cpUsage = `usage: ocppd cp <add|list|rm|passwd|security-profile> [flags] [ID…]
 
   add ID…          register stations (also --file FILE, one id a line, and
                    --range LOAD000001-LOAD019000); all in one transaction
@@ -26,6 +26,10 @@ const cpUsage = `usage: ocppd cp <add|list|rm|passwd> [flags] [ID…]
   passwd ID        set the station's HTTP Basic password (security profiles
                    1, 2): generated and printed once, or --password; only
                    a salted hash is stored (see docs/security.md)
+  security-profile ID [N]
+                   show, or set to N (0–3), the lowest security profile the
+                   station may connect with; it rises by itself when the
+                   station connects with a higher one (no downgrade)
 
 The commands work while "ocppd serve" runs on the same --data-dir, or on
 the same PostgreSQL database with --db (and --db-schema).
@@ -55,6 +59,7 @@ func cpCommand(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	case "rm":
 	case "passwd":
 		pw = addPasswdFlags(fs) // security.go
+	case "security-profile":
 	default:
 		fmt.Fprint(stderr, cpUsage)
 		return usageErrorf("cp: unknown subcommand %q", sub)
@@ -96,6 +101,8 @@ func cpCommand(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return listChargePoints(ctx, db, stdout, *asJSON)
 	case "passwd":
 		return setPassword(ctx, db, opts.args, pw, stdout)
+	case "security-profile":
+		return securityProfileCommand(ctx, db, opts.args, stdout) // security.go
 	case "rm":
 		if len(opts.args) == 0 {
 			return usageErrorf("cp rm: give at least one station id")

@@ -9,9 +9,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -31,7 +34,12 @@ import (
 // clients, the CA for SignCertificate, and the MQTT listener's
 // credentials. See docs/security.md.
 type securityConfig struct {
-	Profile      int
+	Profile int
+	// TLSAddr, when set, opens a second OCPP listener with TLS whose
+	// profile is TLSProfile (2 or 3): profile 0/1 stations on --ocpp-addr
+	// and profile 2/3 ones here, each listener enforcing its own.
+	TLSAddr      string
+	TLSProfile   int
 	TLSCert      string // comma-separated, e.g. rsa.crt,ecdsa.crt
 	TLSKey       string // the matching keys, in the same order
 	TLSClientCA  string
@@ -58,6 +66,8 @@ type securityConfig struct {
 // variable and config-file key, by loadFlags).
 func addSecurityFlags(fs *flag.FlagSet, c *securityConfig) {
 	fs.IntVar(&c.Profile, "security-profile", 0, "OCPP security profile of the OCPP listener: 0 none (labs), 1 HTTP Basic, 2 TLS + HTTP Basic, 3 TLS + client certificates")
+	fs.StringVar(&c.TLSAddr, "ocpp-tls-addr", "", "address of a second OCPP listener, with TLS and --tls-security-profile, beside --ocpp-addr (e.g. :8443); each listener enforces only its own profile")
+	fs.IntVar(&c.TLSProfile, "tls-security-profile", 2, "security profile of --ocpp-tls-addr: 2 TLS + HTTP Basic, 3 TLS + client certificates")
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "PEM certificate chain(s) of the OCPP listener (profiles 2, 3), comma-separated for an RSA and an ECDSA one; re-read when they change")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "PEM private key(s) of --tls-cert, in the same order")
 	fs.StringVar(&c.TLSClientCA, "tls-client-ca", "", "PEM CA certificate(s) station certificates must chain to (profile 3); default the built-in CA of --ca-dir")
@@ -83,11 +93,19 @@ func (c securityConfig) validate(mqttAddr string, embeddedBroker bool) error {
 	if !p.Valid() {
 		return usageErrorf("--security-profile %d: expected 0, 1, 2 or 3", c.Profile)
 	}
-	if p.TLS() && c.TLSCert == "" && c.ACMEDomains == "" {
-		return usageErrorf("--security-profile %d needs TLS: set --tls-cert and --tls-key, or --acme-domain", c.Profile)
+	tp := auth.Profile(c.TLSProfile)
+	if c.TLSAddr != "" && !tp.TLS() {
+		return usageErrorf("--tls-security-profile %d: the listener --ocpp-tls-addr serves TLS, so 2 or 3", c.TLSProfile)
 	}
-	if !p.TLS() && (c.TLSCert != "" || c.ACMEDomains != "") {
-		return usageErrorf("--tls-cert/--acme-domain serve TLS, which is security profile 2 or 3; set --security-profile")
+	if c.TLSAddr != "" && tp == p {
+		return usageErrorf("--ocpp-tls-addr with the same profile as --ocpp-addr (%d) adds nothing: one profile per listener", c.Profile)
+	}
+	needTLS := p.TLS() || c.TLSAddr != ""
+	if needTLS && c.TLSCert == "" && c.ACMEDomains == "" {
+		return usageErrorf("security profiles 2 and 3 (--security-profile, --ocpp-tls-addr) need TLS: set --tls-cert and --tls-key, or --acme-domain")
+	}
+	if !needTLS && (c.TLSCert != "" || c.ACMEDomains != "") {
+		return usageErrorf("--tls-cert/--acme-domain serve TLS, which is security profile 2 or 3; set --security-profile or --ocpp-tls-addr")
 	}
 	if c.TLSCert != "" && c.ACMEDomains != "" {
 		return usageErrorf("--tls-cert and --acme-domain are alternatives; set one")
@@ -98,7 +116,7 @@ func (c securityConfig) validate(mqttAddr string, embeddedBroker bool) error {
 	if c.CADir != "" && c.CACommand != "" {
 		return usageErrorf("--ca-dir and --ca-command are alternatives; set one")
 	}
-	if p == auth.ProfileClientCert && c.TLSClientCA == "" && c.CADir == "" {
+	if c.usesProfile(auth.ProfileClientCert) && c.TLSClientCA == "" && c.CADir == "" {
 		return usageErrorf("--security-profile 3 needs the CA station certificates chain to: --tls-client-ca, or the built-in CA's --ca-dir")
 	}
 	if (c.MQTTUsername == "") != (c.MQTTPassword == "") {
@@ -108,6 +126,11 @@ func (c securityConfig) validate(mqttAddr string, embeddedBroker bool) error {
 		return usageErrorf("the MQTT listener --mqtt-addr %s is reachable from other machines, so it requires credentials: set --mqtt-username and --mqtt-password, or bind it to 127.0.0.1", mqttAddr)
 	}
 	return nil
+}
+
+// usesProfile reports whether a listener serves profile p.
+func (c securityConfig) usesProfile(p auth.Profile) bool {
+	return auth.Profile(c.Profile) == p || c.TLSAddr != "" && auth.Profile(c.TLSProfile) == p
 }
 
 func splitList(s string) []string {
@@ -169,11 +192,14 @@ func (s *server) enableCSMSSecurity(svc *csms.Service) error {
 
 // secureRegistry wraps the gateway's registry in the authenticator of the
 // listener's security profile: credentials are checked before the upgrade.
+//
+// With a second listener (--ocpp-tls-addr) each listener has its own
+// authenticator, picked per request (see listenerAuth).
 func (s *server) secureRegistry(reg gateway.Registry) (gateway.Registry, error) {
 	c := s.cfg.Security
 	p := auth.Profile(c.Profile)
 	org := c.TLSClientOrg
-	if p == auth.ProfileClientCert && org == "" {
+	if c.usesProfile(auth.ProfileClientCert) && org == "" {
 		_, cas, err := s.clientCAs()
 		if err != nil {
 			return nil, err
@@ -188,10 +214,95 @@ func (s *server) secureRegistry(reg gateway.Registry) (gateway.Registry, error) 
 	if p == auth.ProfileNone {
 		s.log.Warn("security profile 0: stations are not authenticated; any client that knows a station id can connect as that station (set --security-profile 1–3 outside labs)")
 	}
-	return auth.New(auth.Options{
-		Profile: p, Store: s.store, Events: s.store, Registry: reg, Organization: org,
-		Logger: s.log.With("component", "auth"),
-	}), nil
+	newAuth := func(p auth.Profile) *auth.Authenticator {
+		return auth.New(auth.Options{
+			Profile: p, Store: s.store, Events: s.store, Registry: reg, Organization: org,
+			Logger: s.log.With("component", "auth"),
+		})
+	}
+	primary := newAuth(p)
+	if c.TLSAddr == "" {
+		return primary, nil
+	}
+	return &listenerAuth{primary: primary, tls: newAuth(auth.Profile(c.TLSProfile))}, nil
+}
+
+// listenerAuth authenticates each station with the authenticator of the
+// listener it connected to (A00.FR.001/006: one profile per listener): the
+// second listener's handler marks its requests (tlsListenerKey).
+type listenerAuth struct {
+	primary, tls *auth.Authenticator
+}
+
+// tlsListenerKey marks, in a request's context, a connection to the second
+// OCPP listener (--ocpp-tls-addr).
+type tlsListenerKey struct{}
+
+func (l *listenerAuth) pick(r *http.Request) *auth.Authenticator {
+	if r.Context().Value(tlsListenerKey{}) != nil {
+		return l.tls
+	}
+	return l.primary
+}
+
+// Authenticate checks the station against its listener's profile.
+func (l *listenerAuth) Authenticate(ctx context.Context, id string, r *http.Request) error {
+	return l.pick(r).Authenticate(ctx, id, r)
+}
+
+// Admit admits the station through the registry both authenticators wrap.
+func (l *listenerAuth) Admit(ctx context.Context, id string, r *http.Request) error {
+	return l.pick(r).Admit(ctx, id, r)
+}
+
+// tlsListener is the optional second OCPP listener (--ocpp-tls-addr).
+type tlsListener struct {
+	ln  net.Listener
+	srv *http.Server
+}
+
+// startTLSListener opens and serves the second OCPP listener, when
+// configured, with TLS for --tls-security-profile; its connections go to
+// the same gateway, authenticated under that profile.
+func (s *server) startTLSListener(errLog *log.Logger) error {
+	c := s.cfg.Security
+	if c.TLSAddr == "" || s.gw == nil {
+		return nil
+	}
+	cfg, err := s.ocppTLS(auth.Profile(c.TLSProfile))
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", c.TLSAddr)
+	if err != nil {
+		return fmt.Errorf("listen for OCPP over TLS (--ocpp-tls-addr %s): %w", c.TLSAddr, err)
+	}
+	s.ocppTLS2.ln = tls.NewListener(ln, cfg)
+	h := s.ocppHandler()
+	s.ocppTLS2.srv = &http.Server{ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog,
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), tlsListenerKey{}, true)))
+		})}
+	s.serve(s.ocppTLS2.srv, s.ocppTLS2.ln)
+	s.log.Info("second OCPP listener", "addr", ln.Addr().String(), "security_profile", c.TLSProfile)
+	return nil
+}
+
+// closeTLSListener stops the second OCPP listener accepting upgrades (the
+// gateway closes the sessions).
+func (s *server) closeTLSListener(ctx context.Context) error {
+	if s.ocppTLS2.srv == nil {
+		return nil
+	}
+	return s.ocppTLS2.srv.Shutdown(ctx)
+}
+
+// OCPPTLSAddr returns the address of the second OCPP listener ("" none).
+func (s *server) OCPPTLSAddr() string {
+	if s.ocppTLS2.ln == nil {
+		return ""
+	}
+	return s.ocppTLS2.ln.Addr().String()
 }
 
 // clientCAs returns the CAs of profile 3: --tls-client-ca, or the
@@ -223,7 +334,7 @@ func (s *server) listenOCPP() (net.Listener, error) {
 	if !auth.Profile(c.Profile).TLS() {
 		return ln, nil
 	}
-	cfg, err := s.ocppTLS()
+	cfg, err := s.ocppTLS(auth.Profile(c.Profile))
 	if err != nil {
 		ln.Close()
 		return nil, err
@@ -231,8 +342,8 @@ func (s *server) listenOCPP() (net.Listener, error) {
 	return tls.NewListener(ln, cfg), nil
 }
 
-// ocppTLS builds the OCPP listener's TLS configuration.
-func (s *server) ocppTLS() (*tls.Config, error) {
+// ocppTLS builds the TLS configuration of an OCPP listener of profile p.
+func (s *server) ocppTLS(p auth.Profile) (*tls.Config, error) {
 	c := s.cfg.Security
 	o := tlsconf.Options{}
 	if c.ACMEDomains != "" {
@@ -257,7 +368,7 @@ func (s *server) ocppTLS() (*tls.Config, error) {
 		}
 		o.GetCertificate = files.GetCertificate
 	}
-	if auth.Profile(c.Profile) == auth.ProfileClientCert {
+	if p == auth.ProfileClientCert {
 		pool, _, err := s.clientCAs()
 		if err != nil {
 			return nil, err
@@ -344,5 +455,36 @@ func setPassword(ctx context.Context, db store.Store, args []string, f *passwdFl
 		return nil
 	}
 	fmt.Fprintf(stdout, "password of %s set\n", id)
+	return nil
+}
+
+// securityProfileCommand implements `ocppd cp security-profile ID [N]`:
+// it prints the lowest security profile the station may connect with, or
+// sets it to N — the operator's reset after the station connected with a
+// higher profile (2.0.1 A05.FR.07 refuses lower ones until then).
+func securityProfileCommand(ctx context.Context, db store.Store, args []string, stdout io.Writer) error {
+	if len(args) != 1 && len(args) != 2 {
+		return usageErrorf("cp security-profile: give a station id and optionally the profile 0–3")
+	}
+	id := args[0]
+	c, err := db.GetCredentials(ctx, id)
+	if err != nil {
+		if ocppd.ErrorCode(err) == ocppd.ENOTFOUND {
+			return fmt.Errorf("security-profile: charge point %s is not registered", id)
+		}
+		return err
+	}
+	if len(args) == 1 {
+		fmt.Fprintf(stdout, "%d\n", c.SecurityProfile)
+		return nil
+	}
+	p, err := strconv.Atoi(args[1])
+	if err != nil || !auth.Profile(p).Valid() {
+		return usageErrorf("cp security-profile: %q is not a security profile 0–3", args[1])
+	}
+	if err := db.SetSecurityProfile(ctx, id, p, time.Now().UTC()); err != nil {
+		return fmt.Errorf("security-profile %s: %w", id, err)
+	}
+	fmt.Fprintf(stdout, "%s may connect with security profile %d or higher (was %d)\n", id, p, c.SecurityProfile)
 	return nil
 }

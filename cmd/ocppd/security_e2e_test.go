@@ -108,3 +108,104 @@ func TestRotatePasswordEndToEnd(t *testing.T) {
 		})
 	}
 }
+
+// TestTwoListenersNoDowngrade: --security-profile 1 on --ocpp-addr and
+// --tls-security-profile 2 on --ocpp-tls-addr side by side. A station
+// connects on either with its password; once it connected over TLS its
+// minimum is 2 and the plain listener refuses it (403, a
+// WrongSecurityProfile event), until an operator resets it (cp
+// security-profile, or PATCH /security). Each listener enforces only its
+// own profile: no plain WebSocket on the TLS port, no TLS on the plain
+// one.
+func TestTwoListenersNoDowngrade(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Security.Profile = 1
+	cfg.Security.TLSAddr = "127.0.0.1:0"
+	cfg.Security.TLSProfile = 2
+	certFile, keyFile, client := tlsFiles(t)
+	cfg.Security.TLSCert, cfg.Security.TLSKey = certFile, keyFile
+	srv := startServer(t, cfg, "CP1", "CP2")
+	const pw = "0123456789abcdefXYZ-0123"
+	setPW(t, srv, "CP1", pw)
+	setPW(t, srv, "CP2", pw)
+	plain, secure := wsURL(srv)+"/ocpp", "wss://"+srv.OCPPTLSAddr()+"/ocpp"
+	ctx := ctxT(t)
+
+	// Profile 1, then profile 2: both fine; the minimum follows.
+	st, err := connectWith(t, plain, "CP1", ocpp.V201, basicHeader("CP1", pw), nil)
+	if err != nil {
+		t.Fatalf("profile 1: %v", err)
+	}
+	_ = st.Close()
+	if c, _ := srv.store.GetCredentials(ctx, "CP1"); c.SecurityProfile != 1 {
+		t.Fatalf("minimum after profile 1: %d", c.SecurityProfile)
+	}
+	st, err = connectWith(t, secure, "CP1", ocpp.V201, basicHeader("CP1", pw), client)
+	if err != nil {
+		t.Fatalf("profile 2: %v", err)
+	}
+	if _, err := st.Boot(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_ = st.Close()
+	if c, _ := srv.store.GetCredentials(ctx, "CP1"); c.SecurityProfile != 2 {
+		t.Fatalf("minimum after profile 2: %d", c.SecurityProfile)
+	}
+	// No way back to profile 1 (A05.FR.07), even with the right password.
+	if _, err := connectWith(t, plain, "CP1", ocpp.V201, basicHeader("CP1", pw), nil); err == nil || !strings.Contains(err.Error(), "403") {
+		t.Fatalf("profile 1 after profile 2: %v, want a 403", err)
+	}
+	evs, _ := srv.store.ListSecurityEvents(ctx, "CP1", 0)
+	if len(evs) == 0 || evs[0].Type != "WrongSecurityProfile" || !strings.Contains(evs[0].TechInfo, "security profile 1") {
+		t.Fatalf("security events %+v", evs)
+	}
+	// Each listener has its own profile: CP2 still uses profile 1.
+	if _, err := connectWith(t, plain, "CP2", ocpp.V16, basicHeader("CP2", pw), nil); err != nil {
+		t.Fatalf("CP2 on profile 1: %v", err)
+	}
+	if _, err := connectWith(t, "ws://"+srv.OCPPTLSAddr()+"/ocpp", "CP2", ocpp.V16, basicHeader("CP2", pw), nil); err == nil {
+		t.Fatal("a plain connection to the TLS listener succeeded")
+	}
+	if _, err := connectWith(t, "wss://"+srv.OCPPAddr()+"/ocpp", "CP2", ocpp.V16, basicHeader("CP2", pw), client); err == nil {
+		t.Fatal("a TLS connection to the plain listener succeeded")
+	}
+
+	// The operator's reset through the API lets CP1 back on profile 1.
+	token := apiToken(t, srv)
+	code, body := apiDo(t, srv, "PATCH", "/api/v1/chargepoints/CP1/security", token, "application/json", []byte(`{"securityProfile":1}`))
+	if code != http.StatusOK || !strings.Contains(string(body), `"securityProfile":1`) {
+		t.Fatalf("reset: %d %s", code, body)
+	}
+	if _, err := connectWith(t, plain, "CP1", ocpp.V201, basicHeader("CP1", pw), nil); err != nil {
+		t.Fatalf("profile 1 after the reset: %v", err)
+	}
+}
+
+// TestCPSecurityProfile: `ocppd cp security-profile ID` shows the minimum
+// profile, `… ID N` sets it; bad input is a usage error.
+func TestCPSecurityProfile(t *testing.T) {
+	dir := t.TempDir()
+	var out, errOut strings.Builder
+	run := func(args ...string) error {
+		out.Reset()
+		errOut.Reset()
+		return cpCommand(context.Background(), append(args, "--data-dir", dir), &out, &errOut)
+	}
+	if err := run("add", "CP1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := run("security-profile", "CP1", "3"); err != nil {
+		t.Fatal(err)
+	}
+	if err := run("security-profile", "CP1"); err != nil || strings.TrimSpace(out.String()) != "3" {
+		t.Fatalf("show: %q %v", out.String(), err)
+	}
+	if err := run("security-profile", "CP1", "1"); err != nil || !strings.Contains(out.String(), "(was 3)") {
+		t.Fatalf("reset: %q %v", out.String(), err)
+	}
+	for _, args := range [][]string{{"CP1", "4"}, {"CP1", "x"}, {}, {"NOPE", "1"}} {
+		if err := run(append([]string{"security-profile"}, args...)...); err == nil {
+			t.Errorf("security-profile %v succeeded", args)
+		}
+	}
+}

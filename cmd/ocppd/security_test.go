@@ -200,13 +200,17 @@ func TestProfile3ClientCertificates(t *testing.T) {
 
 func TestSecurityFlagValidation(t *testing.T) {
 	for name, c := range map[string]securityConfig{
-		"profile 5":             {Profile: 5},
-		"profile 2 without tls": {Profile: 2},
-		"tls on profile 1":      {Profile: 1, TLSCert: "a", TLSKey: "b"},
-		"cert without key":      {Profile: 2, TLSCert: "a,b", TLSKey: "c"},
-		"profile 3 without CA":  {Profile: 3, TLSCert: "a", TLSKey: "b"},
-		"two CAs":               {CADir: "x", CACommand: "y"},
-		"user without pass":     {MQTTUsername: "u"},
+		"profile 5":               {Profile: 5},
+		"profile 2 without tls":   {Profile: 2},
+		"tls on profile 1":        {Profile: 1, TLSCert: "a", TLSKey: "b"},
+		"cert without key":        {Profile: 2, TLSCert: "a,b", TLSKey: "c"},
+		"profile 3 without CA":    {Profile: 3, TLSCert: "a", TLSKey: "b"},
+		"two CAs":                 {CADir: "x", CACommand: "y"},
+		"user without pass":       {MQTTUsername: "u"},
+		"tls listener, profile 1": {Profile: 1, TLSAddr: ":8443", TLSProfile: 1, TLSCert: "a", TLSKey: "b"},
+		"tls listener, same":      {Profile: 2, TLSAddr: ":8443", TLSProfile: 2, TLSCert: "a", TLSKey: "b"},
+		"tls listener, no cert":   {Profile: 1, TLSAddr: ":8443", TLSProfile: 2},
+		"tls listener 3, no CA":   {Profile: 1, TLSAddr: ":8443", TLSProfile: 3, TLSCert: "a", TLSKey: "b"},
 	} {
 		if err := c.validate("127.0.0.1:1883", true); err == nil {
 			t.Errorf("%s: accepted", name)
@@ -217,6 +221,9 @@ func TestSecurityFlagValidation(t *testing.T) {
 	}
 	if err := (securityConfig{MQTTUsername: "u", MQTTPassword: "p"}).validate(":1883", true); err != nil {
 		t.Errorf("MQTT with credentials: %v", err)
+	}
+	if err := (securityConfig{Profile: 1, TLSAddr: ":8443", TLSProfile: 3, TLSCert: "a", TLSKey: "b", CADir: "ca"}).validate("127.0.0.1:1883", true); err != nil {
+		t.Errorf("profile 1 and a profile 3 listener: %v", err)
 	}
 	if err := (securityConfig{}).validate(":1883", false); err != nil {
 		t.Errorf("external broker: %v", err)

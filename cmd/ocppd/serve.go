@@ -156,6 +156,8 @@ type server struct {
 	sr      shadowsRules // rules.go: device shadows and the rules engine
 	files   filesRole    // files.go: firmware downloads and log uploads
 
+	ocppTLS2 tlsListener // security.go: the optional second OCPP listener (--ocpp-tls-addr)
+
 	api          apiRole     // api.go: operator API and metrics
 	draining     atomic.Bool // shutdown started: /readyz answers 503
 	shutdownOnce sync.Once
@@ -242,6 +244,9 @@ func (s *server) Start(ctx context.Context) error {
 	if s.roles.gateway {
 		s.ocppSrv = &http.Server{Handler: s.ocppHandler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog}
 		s.serve(s.ocppSrv, s.ocppLn)
+		if err := s.startTLSListener(errLog); err != nil { // security.go
+			return err
+		}
 	}
 	attrs := []any{"roles", s.roles.String(), "http", s.httpLn.Addr().String(), "store", s.cfg.DB.where(), "gateway", s.cfg.GatewayID}
 	if s.ocppLn != nil {
@@ -380,6 +385,7 @@ func (s *server) Shutdown(ctx context.Context) error {
 			// Stop accepting new upgrades; hijacked WebSockets are closed by
 			// the gateway below.
 			errs = append(errs, s.ocppSrv.Shutdown(ctx))
+			errs = append(errs, s.closeTLSListener(ctx)) // security.go
 		}
 		if s.gw != nil {
 			errs = append(errs, s.gw.Shutdown(ctx))
