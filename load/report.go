@@ -52,6 +52,10 @@ type Report struct {
 	// GeneratorPeakRSSBytes is the load generator's own peak resident
 	// memory, all worker processes together.
 	GeneratorPeakRSSBytes int64 `json:"generator_peak_rss_bytes"`
+	// GeneratorCPUSeconds is the user and system CPU time the load
+	// generator used, all processes together: on a machine it shares
+	// with the server, what the server did not get.
+	GeneratorCPUSeconds float64 `json:"generator_cpu_s"`
 	// ErrorRate is (failed connections + unexpected disconnects +
 	// CALLERRORs + lost answers + id mismatches) / (connection attempts +
 	// calls sent).
@@ -189,6 +193,7 @@ func (t *tracker) report(s *Stats, end time.Time, workers int) *Report {
 		LateAnswers:           s.Late,
 		ServerCalls:           s.ServerCalls,
 		GeneratorPeakRSSBytes: t.peakRSS,
+		GeneratorCPUSeconds:   round3(s.CPUSeconds),
 	}
 	for _, v := range cfg.versionsFor(cfg.Stations) {
 		r.Versions[strings.TrimPrefix(string(v), "ocpp")]++
@@ -321,7 +326,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	fmt.Fprintf(&b, "\nCALLERRORs:%s\n", orNone(countsText(r.CallErrors)))
 	fmt.Fprintf(&b, "id mismatches: %d, late answers: %d, calls from the server: %d\n", r.IDMismatches, r.LateAnswers, r.ServerCalls)
-	fmt.Fprintf(&b, "error rate: %.4g; load generator peak RSS %.1f MiB\n", r.ErrorRate, float64(r.GeneratorPeakRSSBytes)/(1<<20))
+	fmt.Fprintf(&b, "error rate: %.4g; load generator peak RSS %.1f MiB, CPU %.1f s\n", r.ErrorRate, float64(r.GeneratorPeakRSSBytes)/(1<<20), r.GeneratorCPUSeconds)
 	if len(r.Thresholds.Violations) > 0 {
 		b.WriteString("\nFAILED:\n")
 		for _, v := range r.Thresholds.Violations {

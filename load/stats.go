@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -94,8 +95,9 @@ type Stats struct {
 	LastRecoveredAt int64          `json:"last_recovered_at,omitempty"` // Unix ns; latest over workers
 	Recovery        *HistogramData `json:"recovery,omitempty"`
 
-	RSSBytes int64 `json:"rss_bytes"` // of the generator process(es)
-	Done     bool  `json:"done"`      // every part of the fleet has finished
+	RSSBytes   int64   `json:"rss_bytes"`   // of the generator process(es)
+	CPUSeconds float64 `json:"cpu_seconds"` // user + system time of the generator process(es)
+	Done       bool    `json:"done"`        // every part of the fleet has finished
 }
 
 // ActionStats are one action's counts and latencies.
@@ -119,6 +121,7 @@ func (c *counters) snapshot(stations int) *Stats {
 		DropAt:  c.dropAt.Load(), Dropped: c.dropped.Load(), Recovered: c.recovered.Load(),
 		LastRecoveredAt: c.lastRecovered.Load(),
 		RSSBytes:        selfRSS(),
+		CPUSeconds:      selfCPU(),
 	}
 	if s.Dropped > 0 {
 		s.Recovery = c.recovery.Snapshot()
@@ -157,6 +160,7 @@ func (s *Stats) Merge(o *Stats) {
 	s.Dropped += o.Dropped
 	s.Recovered += o.Recovered
 	s.RSSBytes += o.RSSBytes
+	s.CPUSeconds += o.CPUSeconds
 	if o.DropAt != 0 && (s.DropAt == 0 || o.DropAt < s.DropAt) {
 		s.DropAt = o.DropAt
 	}
@@ -228,6 +232,16 @@ func selfRSS() int64 {
 		return 0
 	}
 	return parseRSS(string(b))
+}
+
+// selfCPU returns the user and system CPU time this process has used, in
+// seconds.
+func selfCPU() float64 {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
 // parseRSS reads VmRSS from the text of /proc/PID/status.

@@ -120,6 +120,7 @@ func summarize(dir string) (string, error) {
 	r.stormRow(&b)
 	r.sessionsRow(&b)
 	r.fsyncRows(&b)
+	r.cpuRows(&b)
 	r.registerRow(&b)
 	b.WriteString("\n")
 
@@ -175,8 +176,15 @@ func (r *results) idleRow(b *strings.Builder) {
 		return
 	}
 	per := (rss1 - rss0) / n
-	fmt.Fprintf(b, "| one gateway holds %d idle stations at ≤ 10 KB RSS each | %.0f sessions held; serve RSS %.0f → %.0f MiB: **%.1f KiB per station** (boots at %.0f/s ramp; p99 Boot %.0f ms) | %s |\n",
-		rep.Stations, n, rss0/1024, rss1/1024, per, rep.Settings.Ramp, rep.Actions["BootNotification"].Latency.P99, verdict(per <= 10 && int(n) == rep.Stations))
+	later := ""
+	if rss2, ok := r.num("idle_rss2_kb"); ok {
+		// The second sample, a minute later, is the settled figure.
+		later = fmt.Sprintf(" at hold, %.0f MiB (%.1f KiB per station) a minute later", rss2/1024, (rss2-rss0)/n)
+		per = (rss2 - rss0) / n
+	}
+	fmt.Fprintf(b, "| one gateway holds %d idle stations at ≤ 10 KB RSS each | %.0f sessions held (all roles in one `serve`); serve RSS %.0f → %.0f MiB%s: **%.1f KiB per station** (connected at %.0f/s; Boot p50 %.0f ms, p99 %.0f ms) | %s |\n",
+		rep.Stations, n, rss0/1024, rss1/1024, later, per, rep.Settings.Ramp,
+		rep.Actions["BootNotification"].Latency.P50, rep.Actions["BootNotification"].Latency.P99, verdict(per <= 10 && int(n) == rep.Stations))
 }
 
 func (r *results) heartbeatRows(b *strings.Builder) {
@@ -238,20 +246,46 @@ func (r *results) sessionsRow(b *strings.Builder) {
 }
 
 func (r *results) fsyncRows(b *strings.Builder) {
-	for _, name := range []string{"heartbeat", "paced"} {
+	for _, name := range []string{"heartbeat", "paced", "sessions"} {
 		n, ok := r.num(name + "_fsyncs")
 		w, okw := r.num(name + "_fsync_window_s")
 		rep := r.report(name)
 		if !ok || !okw || rep == nil || w == 0 {
 			continue
 		}
-		rate := rep.Actions["Heartbeat"].SteadyPerSecond
+		what, rate := "Heartbeats", rep.Actions["Heartbeat"].SteadyPerSecond
+		if name == "sessions" {
+			// Every call of a session writes: status, transaction events,
+			// meter values.
+			what, rate = "session calls (meter values, transactions, statuses)", rep.Calls.SteadyPerSecond
+		}
 		per := 0.0
 		if n > 0 {
 			per = rate * w / n
 		}
-		fmt.Fprintf(b, "| Heartbeats do not cost one synchronous write each (%s run) | %.0f fsync calls in %.0f s while ~%.0f Heartbeats/s were acknowledged: **~%.0f Heartbeats per fsync** (strace -c) | %s |\n",
-			name, n, w, rate, per, verdict(per > 1))
+		fmt.Fprintf(b, "| %s do not cost one synchronous write each (%s run) | %.0f fsync calls in %.0f s while ~%.0f/s were acknowledged: **~%.1f per fsync** (strace -c) | %s |\n",
+			what, name, n, w, rate, per, verdict(per > 1))
+	}
+}
+
+// cpuRows report the CPU time one Heartbeat round trip costs the server
+// and the generator: a figure that other work on the machine does not
+// distort, and from it the rate two dedicated cores would sustain.
+func (r *results) cpuRows(b *strings.Builder) {
+	for _, name := range []string{"heartbeat", "paced"} {
+		srv, ok := r.num(name + "_server_cpu_s")
+		rep := r.report(name)
+		if !ok || rep == nil {
+			continue
+		}
+		hb := rep.Actions["Heartbeat"]
+		n := float64(hb.Results + hb.Errors)
+		if n == 0 {
+			continue
+		}
+		su, gu := srv/n*1e6, rep.GeneratorCPUSeconds/n*1e6
+		fmt.Fprintf(b, "| CPU per Heartbeat round trip (%s run; independent of other load on the machine) | server %.0f µs, load generator %.0f µs (boots included) → two dedicated cores would sustain ≈ %.0f round trips/s with the generator on them, ≈ %.0f/s for the server alone | projection |\n",
+			name, su, gu, 2e6/(su+gu), 2e6/su)
 	}
 }
 
