@@ -19,7 +19,8 @@
 //     restart (CertFiles), or certificates from an ACME CA for your own
 //     domain (ACME, golang.org/x/crypto/acme/autocert);
 //   - profile 3: client certificates verified against a configured CA
-//     (A00.FR.403); the subject is checked per station by package auth.
+//     (A00.FR.403), whose file is re-read when it changes (CAFile); the
+//     subject is checked per station by package auth.
 package tlsconf
 
 import (
@@ -58,6 +59,11 @@ type Options struct {
 	// completes the handshake and is refused at the HTTP layer with a
 	// logged reason (package auth); an invalid one fails the handshake.
 	ClientCAs *x509.CertPool
+	// ClientCAFile, if set instead of ClientCAs, provides the client CAs
+	// from a file that is re-read when it changes: each handshake
+	// verifies against the CAs of the file as it is then (checked at most
+	// once per its interval).
+	ClientCAFile *CAFile
 	// NextProtos are ALPN protocols (an ACME manager needs
 	// "acme-tls/1"); http/1.1 is always offered.
 	NextProtos []string
@@ -74,11 +80,134 @@ func Config(o Options) (*tls.Config, error) {
 		GetCertificate: o.GetCertificate,
 		NextProtos:     append(slices.Clone(o.NextProtos), "http/1.1"),
 	}
+	if o.ClientCAs != nil && o.ClientCAFile != nil {
+		return nil, errors.New("tls config: ClientCAs and ClientCAFile are alternatives")
+	}
 	if o.ClientCAs != nil {
 		c.ClientCAs = o.ClientCAs
 		c.ClientAuth = tls.VerifyClientCertIfGiven
 	}
+	if f := o.ClientCAFile; f != nil {
+		c.ClientCAs = f.Pool()
+		c.ClientAuth = tls.VerifyClientCertIfGiven
+		base := c
+		var (
+			mu      sync.Mutex
+			cur     *tls.Config
+			curPool = base.ClientCAs
+		)
+		c.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) {
+			pool := f.Pool()
+			if pool == base.ClientCAs {
+				return nil, nil // unchanged: the listener's own config
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if pool != curPool {
+				// One clone per change of the file, not per handshake. A
+				// session resumed from a ticket is verified again against
+				// the new ClientCAs by crypto/tls.
+				cc := base.Clone()
+				cc.GetConfigForClient = nil
+				cc.ClientCAs = pool
+				cur, curPool = cc, pool
+			}
+			return cur, nil
+		}
+	}
 	return c, nil
+}
+
+// CAFile serves the CA certificates of a PEM file and re-reads the file
+// when it changes (modification time or size, looked at most once per
+// interval, on use). A file that fails to load keeps the previous CAs
+// (and is logged), so a half-written update never locks every station
+// out.
+type CAFile struct {
+	path     string
+	interval time.Duration
+	log      *slog.Logger
+	now      func() time.Time
+
+	mu      sync.Mutex
+	pool    *x509.CertPool
+	certs   []*x509.Certificate
+	stamp   string
+	checked time.Time
+}
+
+// NewCAFile loads the CA certificates of path and returns a source that
+// reloads them on change. A nil logger means slog.Default; interval ≤ 0
+// means DefaultCheckInterval.
+func NewCAFile(path string, interval time.Duration, log *slog.Logger) (*CAFile, error) {
+	if interval <= 0 {
+		interval = DefaultCheckInterval
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	f := &CAFile{path: path, interval: interval, log: log, now: time.Now}
+	stamp, err := fileStamp(path)
+	if err != nil {
+		return nil, fmt.Errorf("client CA file: %w", err)
+	}
+	if f.pool, f.certs, err = LoadCAs(path); err != nil {
+		return nil, err
+	}
+	f.stamp, f.checked = stamp, f.now()
+	return f, nil
+}
+
+func fileStamp(name string) (string, error) {
+	fi, err := os.Stat(name)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%d/%d", fi.ModTime().UnixNano(), fi.Size()), nil
+}
+
+// reload re-reads the file if it changed, at most once per interval;
+// f.mu held.
+func (f *CAFile) reload() {
+	now := f.now()
+	if now.Sub(f.checked) < f.interval {
+		return
+	}
+	f.checked = now
+	stamp, err := fileStamp(f.path)
+	if err != nil || stamp == f.stamp {
+		return
+	}
+	f.stamp = stamp // a broken file is not retried until it changes again
+	pool, certs, err := LoadCAs(f.path)
+	if err != nil {
+		f.log.Error("client CA file changed but does not load; keeping the previous CAs", "file", f.path, "err", err)
+		return
+	}
+	f.pool, f.certs = pool, certs
+	subjects := make([]string, len(certs))
+	for i, c := range certs {
+		subjects[i] = c.Subject.String()
+	}
+	f.log.Info("client CA file reloaded", "file", f.path, "cas", subjects)
+}
+
+// Pool returns the CAs to verify client certificates against, after
+// reloading a changed file. The same pool is returned until the file
+// changes.
+func (f *CAFile) Pool() *x509.CertPool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reload()
+	return f.pool
+}
+
+// Certificates returns the CA certificates currently in use.
+func (f *CAFile) Certificates() []*x509.Certificate {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reload()
+	return slices.Clone(f.certs)
 }
 
 // LoadCAs reads a PEM file of CA certificates.

@@ -306,22 +306,29 @@ func (s *server) OCPPTLSAddr() string {
 }
 
 // clientCAs returns the CAs of profile 3: --tls-client-ca, or the
-// built-in CA.
+// built-in CA (created if needed).
 func (s *server) clientCAs() (*x509.CertPool, []*x509.Certificate, error) {
 	c := s.cfg.Security
-	if c.TLSClientCA != "" {
-		p, cs, err := tlsconf.LoadCAs(c.TLSClientCA)
-		return p, cs, err
+	if c.TLSClientCA == "" {
+		_, ca, err := s.signer()
+		if err != nil {
+			return nil, nil, err
+		}
+		if ca == nil {
+			return nil, nil, errors.New("no client CA: set --tls-client-ca or --ca-dir")
+		}
 	}
-	_, ca, err := s.signer()
-	if err != nil {
-		return nil, nil, err
-	}
-	if ca == nil {
-		return nil, nil, errors.New("no client CA: set --tls-client-ca or --ca-dir")
-	}
-	p, cs, err := tlsconf.LoadCAs(filepath.Join(c.CADir, "ca.crt"))
+	p, cs, err := tlsconf.LoadCAs(s.clientCAPath())
 	return p, cs, err
+}
+
+// clientCAPath is the file of the profile 3 CAs: --tls-client-ca, or the
+// built-in CA's certificate.
+func (s *server) clientCAPath() string {
+	if c := s.cfg.Security; c.TLSClientCA != "" {
+		return c.TLSClientCA
+	}
+	return filepath.Join(s.cfg.Security.CADir, "ca.crt")
 }
 
 // listenOCPP opens the OCPP listener, with TLS for profiles 2 and 3.
@@ -369,11 +376,16 @@ func (s *server) ocppTLS(p auth.Profile) (*tls.Config, error) {
 		o.GetCertificate = files.GetCertificate
 	}
 	if p == auth.ProfileClientCert {
-		pool, _, err := s.clientCAs()
+		// clientCAs creates the built-in CA if needed; the file is then
+		// re-read when it changes, like the certificate files.
+		if _, _, err := s.clientCAs(); err != nil {
+			return nil, err
+		}
+		cas, err := tlsconf.NewCAFile(s.clientCAPath(), 0, s.log.With("component", "tls"))
 		if err != nil {
 			return nil, err
 		}
-		o.ClientCAs = pool
+		o.ClientCAFile = cas
 	}
 	return tlsconf.Config(o)
 }
