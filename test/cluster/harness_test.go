@@ -327,6 +327,7 @@ func (c *cluster) add(id, roles string, more ...string) *proc {
 		"--log-format", "json",
 		"--log-level", "info",
 		"--shutdown-timeout", "20",
+		"--data-dir", filepath.Join(c.dir, id), // files a role keeps beside the store (e.g. the upload-token secret)
 	}
 	args = append(append(args, c.extra...), more...)
 	p := &proc{t: c.t, name: id, bin: c.bin, args: args, logPath: filepath.Join(c.dir, id+".log")}
