@@ -125,9 +125,60 @@ type SecurityEvents interface {
 	ListSecurityEvents(ctx context.Context, id string, limit int) ([]SecurityEvent, error)
 }
 
+// CertificateHash identifies a certificate as OCPP does
+// (CertificateHashDataType of 2.x and the 1.6 security extension).
+type CertificateHash struct {
+	HashAlgorithm  string `json:"hashAlgorithm"` // SHA256, SHA384 or SHA512
+	IssuerNameHash string `json:"issuerNameHash"`
+	// IssuerKeyHash is "" when unknown: a certificate recorded from an
+	// InstallCertificate whose issuer the CSMS does not have.
+	IssuerKeyHash string `json:"issuerKeyHash"`
+	SerialNumber  string `json:"serialNumber"`
+}
+
+// InstalledCertificate is a certificate installed on a station, as it
+// reported in GetInstalledCertificateIds or accepted in InstallCertificate.
+type InstalledCertificate struct {
+	ChargePointID string `json:"-"`
+	// Type is the OCPP certificate type, e.g. CSMSRootCertificate,
+	// V2GCertificateChain (2.x), CentralSystemRootCertificate (1.6).
+	Type string `json:"certificateType"`
+	CertificateHash
+	// Children are the hash data of a V2GCertificateChain's
+	// sub-certificates (2.x childCertificateHashData), in order.
+	Children  []CertificateHash `json:"childCertificateHashData,omitempty"`
+	UpdatedAt time.Time         `json:"updatedAt"`
+}
+
+// InstalledCertificates keeps what the stations report installed (OCPP
+// 2.x M03–M05, 1.6 security extension), so that an operator can see it
+// without asking the station.
+type InstalledCertificates interface {
+	// ReplaceInstalledCertificates records an answer to
+	// GetInstalledCertificateIds: the station's certificates of the given
+	// types (every type when types is empty) become exactly certs, whose
+	// ChargePointID is ignored. ENOTFOUND for an unknown station.
+	ReplaceInstalledCertificates(ctx context.Context, id string, types []string, certs []InstalledCertificate, at time.Time) error
+	// PutInstalledCertificate records a certificate the station accepted
+	// (InstallCertificate), replacing one of the same type and hash data.
+	// ENOTFOUND for an unknown station.
+	PutInstalledCertificate(ctx context.Context, c InstalledCertificate) error
+	// DeleteInstalledCertificate removes the station's certificates with
+	// h's hash algorithm, issuer name hash and serial number (the issuer
+	// key hash may be unknown in the store), of any type (DeleteCertificate
+	// accepted). Removing none is not an error; ENOTFOUND for an unknown
+	// station.
+	DeleteInstalledCertificate(ctx context.Context, id string, h CertificateHash) error
+	// ListInstalledCertificates returns the station's installed
+	// certificates ordered by type, then serial number. ENOTFOUND for an
+	// unknown station.
+	ListInstalledCertificates(ctx context.Context, id string) ([]InstalledCertificate, error)
+}
+
 // Security groups what the security features persist (store/credentials.go).
 type Security interface {
 	StationCredentials
 	Certificates
 	SecurityEvents
+	InstalledCertificates
 }

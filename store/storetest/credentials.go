@@ -24,6 +24,7 @@ func runSecurity(t *testing.T, open func(t *testing.T) store.Store) {
 		{"CredentialsSecurityProfile", testCredentialsSecurityProfile},
 		{"Certificates", testCertificates},
 		{"SecurityEvents", testSecurityEvents},
+		{"InstalledCertificates", testInstalledCertificates},
 	}
 	for _, tc := range tests {
 		t.Run("Security/"+tc.name, func(t *testing.T) {
@@ -304,5 +305,107 @@ func testCredentialsSecurityProfile(t *testing.T, s store.Store) {
 	}
 	if err := s.SetSecurityProfile(ctx, "NOPE", 2, at(3)); ocppd.ErrorCode(err) != ocppd.ENOTFOUND {
 		t.Errorf("set of an unknown station: %v", err)
+	}
+}
+
+// testInstalledCertificates: a GetInstalledCertificateIds answer replaces
+// the certificates of the types asked (all without types), with children
+// kept; InstallCertificate adds or replaces; DeleteCertificate removes by
+// hash data even when the stored issuer key hash is unknown; ENOTFOUND for
+// unknown stations; cascade with the station.
+func testInstalledCertificates(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	add(t, s, "CP1", "CP2")
+	h := func(serial string) store.CertificateHash {
+		return store.CertificateHash{HashAlgorithm: "SHA256", IssuerNameHash: "name-" + serial, IssuerKeyHash: "key-" + serial, SerialNumber: serial}
+	}
+	list := func(id string) []store.InstalledCertificate {
+		t.Helper()
+		l, err := s.ListInstalledCertificates(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	if l := list("CP1"); len(l) != 0 {
+		t.Fatalf("new station: %+v", l)
+	}
+	err := s.ReplaceInstalledCertificates(ctx, "CP1", nil, []store.InstalledCertificate{
+		{Type: "CSMSRootCertificate", CertificateHash: h("0a")},
+		{Type: "V2GCertificateChain", CertificateHash: h("0c"), Children: []store.CertificateHash{h("0d"), h("0e")}},
+		{Type: "CSMSRootCertificate", CertificateHash: h("0b")},
+	}, at(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := list("CP1")
+	if len(l) != 3 || l[0].SerialNumber != "0a" || l[1].SerialNumber != "0b" || l[2].Type != "V2GCertificateChain" ||
+		len(l[2].Children) != 2 || l[2].Children[1] != h("0e") || l[0].Children != nil || l[0].CertificateHash != h("0a") ||
+		l[0].ChargePointID != "CP1" || !l[0].UpdatedAt.Equal(at(1)) {
+		t.Fatalf("after the first report: %+v", l)
+	}
+	// Only CSMSRootCertificate was asked: the chain stays.
+	if err := s.ReplaceInstalledCertificates(ctx, "CP1", []string{"CSMSRootCertificate", "ManufacturerRootCertificate"},
+		[]store.InstalledCertificate{{Type: "CSMSRootCertificate", CertificateHash: h("0f")}}, at(2)); err != nil {
+		t.Fatal(err)
+	}
+	if l := list("CP1"); len(l) != 2 || l[0].SerialNumber != "0f" || l[1].Type != "V2GCertificateChain" {
+		t.Fatalf("after a report of one type: %+v", l)
+	}
+	// InstallCertificate without the issuer's key hash, then again with it.
+	partial := h("10")
+	partial.IssuerKeyHash = ""
+	if err := s.PutInstalledCertificate(ctx, store.InstalledCertificate{ChargePointID: "CP1", Type: "ManufacturerRootCertificate", CertificateHash: partial, UpdatedAt: at(3)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutInstalledCertificate(ctx, store.InstalledCertificate{ChargePointID: "CP1", Type: "ManufacturerRootCertificate", CertificateHash: h("10"), UpdatedAt: at(4)}); err != nil {
+		t.Fatal(err)
+	}
+	if l := list("CP1"); len(l) != 3 || l[1].CertificateHash != h("10") || !l[1].UpdatedAt.Equal(at(4)) {
+		t.Fatalf("after InstallCertificate twice: %+v", l)
+	}
+	// DeleteCertificate names the key hash the station computes; the
+	// stored one may be unknown.
+	if err := s.PutInstalledCertificate(ctx, store.InstalledCertificate{ChargePointID: "CP1", Type: "MORootCertificate", CertificateHash: partial}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteInstalledCertificate(ctx, "CP1", h("10")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteInstalledCertificate(ctx, "CP1", h("99")); err != nil {
+		t.Fatalf("deleting an unknown certificate: %v", err)
+	}
+	if l := list("CP1"); len(l) != 2 || l[0].SerialNumber != "0f" || l[1].SerialNumber != "0c" {
+		t.Fatalf("after DeleteCertificate: %+v", l)
+	}
+	if l := list("CP2"); len(l) != 0 {
+		t.Fatalf("another station's list: %+v", l)
+	}
+	// A NotFound answer for every type empties the list.
+	if err := s.ReplaceInstalledCertificates(ctx, "CP1", nil, nil, at(5)); err != nil {
+		t.Fatal(err)
+	}
+	if l := list("CP1"); len(l) != 0 {
+		t.Fatalf("after an empty report: %+v", l)
+	}
+	for name, err := range map[string]error{
+		"list":    func() error { _, err := s.ListInstalledCertificates(ctx, "NOPE"); return err }(),
+		"replace": s.ReplaceInstalledCertificates(ctx, "NOPE", nil, nil, at(1)),
+		"put":     s.PutInstalledCertificate(ctx, store.InstalledCertificate{ChargePointID: "NOPE", Type: "X", CertificateHash: h("1")}),
+		"delete":  s.DeleteInstalledCertificate(ctx, "NOPE", h("1")),
+	} {
+		if ocppd.ErrorCode(err) != ocppd.ENOTFOUND {
+			t.Errorf("%s for an unknown station: %v", name, err)
+		}
+	}
+	if err := s.PutInstalledCertificate(ctx, store.InstalledCertificate{ChargePointID: "CP2", Type: "X", CertificateHash: h("1")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteChargePoint(ctx, "CP2"); err != nil {
+		t.Fatal(err)
+	}
+	add(t, s, "CP2")
+	if l := list("CP2"); len(l) != 0 {
+		t.Fatalf("certificates survived the station: %+v", l)
 	}
 }
