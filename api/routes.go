@@ -25,6 +25,7 @@ func (s *Server) registerRoutes() {
 	s.handle(http.MethodPost, "/chargepoints/{cp}/password/rotate", s.rotatePassword) // security.go
 	s.handle(http.MethodGet, "/chargepoints/{cp}/security", s.getSecurity)
 	s.handle(http.MethodPatch, "/chargepoints/{cp}/security", s.patchSecurity)
+	s.handle(http.MethodGet, "/chargepoints/{cp}/certificates", s.getCertificates)
 	s.handle(http.MethodGet, "/chargepoints/{cp}/transactions/{tx}", s.getTransaction)
 	s.handle(http.MethodGet, "/chargepoints/{cp}/metervalues", s.getMeterValues)
 	s.handle(http.MethodPost, "/chargepoints/{cp}/commands", s.createCommand)

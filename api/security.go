@@ -149,3 +149,48 @@ func (s *Server) patchSecurity(w http.ResponseWriter, r *http.Request) error {
 	}
 	return s.getSecurity(w, r)
 }
+
+// issuedCertificate is a certificate the CSMS's CA issued to the station
+// (SignCertificate → CertificateSigned).
+type issuedCertificate struct {
+	SerialNumber string    `json:"serialNumber"`
+	Use          string    `json:"certificateType"`
+	Subject      string    `json:"subject"`
+	NotBefore    time.Time `json:"notBefore"`
+	NotAfter     time.Time `json:"notAfter"`
+	IssuedAt     time.Time `json:"issuedAt"`
+	PEM          string    `json:"pem"`
+}
+
+// stationCertificates is the answer of GET /chargepoints/{cp}/certificates.
+type stationCertificates struct {
+	// Installed is what the station reported installed
+	// (GetInstalledCertificateIds) or accepted (InstallCertificate), less
+	// what it deleted.
+	Installed []store.InstalledCertificate `json:"installed"`
+	// Issued are the certificates the CSMS's CA signed for it, newest
+	// first.
+	Issued []issuedCertificate `json:"issued"`
+}
+
+func (s *Server) getCertificates(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("cp")
+	inst, err := s.opts.Store.ListInstalledCertificates(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	iss, err := s.opts.Store.ListCertificates(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	out := stationCertificates{Installed: inst, Issued: make([]issuedCertificate, len(iss))}
+	if out.Installed == nil {
+		out.Installed = []store.InstalledCertificate{}
+	}
+	for i, c := range iss {
+		out.Issued[i] = issuedCertificate{SerialNumber: c.SerialNumber, Use: c.Use, Subject: c.Subject,
+			NotBefore: c.NotBefore.UTC(), NotAfter: c.NotAfter.UTC(), IssuedAt: c.IssuedAt.UTC(), PEM: c.PEM}
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}

@@ -118,3 +118,39 @@ func TestSecuritySettings(t *testing.T) {
 	want(t, e.do("GET", "/api/v1/chargepoints/NOPE/security", e.admin, nil), http.StatusNotFound)
 	want(t, e.do("PATCH", "/api/v1/chargepoints/NOPE/security", e.admin, map[string]any{"securityProfile": 0}), http.StatusNotFound)
 }
+
+// TestStationCertificates: GET /certificates lists the installed
+// certificates the store keeps and the issued ones; 404 for an unknown
+// station.
+func TestStationCertificates(t *testing.T) {
+	e := newEnv(t)
+	e.addCP("CP1")
+	ctx := context.Background()
+	path := "/api/v1/chargepoints/CP1/certificates"
+	r := e.do("GET", path, e.readOnly, nil)
+	want(t, r, http.StatusOK)
+	if string(r.body) != `{"installed":[],"issued":[]}`+"\n" {
+		t.Fatalf("empty: %q", r.body)
+	}
+	h := store.CertificateHash{HashAlgorithm: "SHA256", IssuerNameHash: "n", IssuerKeyHash: "k", SerialNumber: "0a"}
+	if err := e.store.ReplaceInstalledCertificates(ctx, "CP1", nil, []store.InstalledCertificate{{Type: "CSMSRootCertificate", CertificateHash: h}}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	if err := e.store.AddCertificate(ctx, store.Certificate{SerialNumber: "5f", ChargePointID: "CP1", Use: "ChargingStationCertificate",
+		Subject: "CN=CP1,O=Acme CPO", NotBefore: now, NotAfter: now.Add(time.Hour), PEM: "-----BEGIN CERTIFICATE-----", IssuedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	r = e.do("GET", path, e.readOnly, nil)
+	want(t, r, http.StatusOK)
+	var got struct {
+		Installed []map[string]any `json:"installed"`
+		Issued    []map[string]any `json:"issued"`
+	}
+	r.decode(t, &got)
+	if len(got.Installed) != 1 || got.Installed[0]["certificateType"] != "CSMSRootCertificate" || got.Installed[0]["serialNumber"] != "0a" ||
+		len(got.Issued) != 1 || got.Issued[0]["serialNumber"] != "5f" || got.Issued[0]["certificateType"] != "ChargingStationCertificate" {
+		t.Fatalf("certificates %s", r.body)
+	}
+	want(t, e.do("GET", "/api/v1/chargepoints/NOPE/certificates", e.admin, nil), http.StatusNotFound)
+}

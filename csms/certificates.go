@@ -60,9 +60,10 @@ func (s *Service) security() *security {
 	return v.(*security)
 }
 
-// EnableSecurity turns on certificate signing with o.Signer and the
+// EnableSecurity turns on certificate signing with o.Signer, the
 // tracking of password rotations (the answers to ChangeConfiguration
-// AuthorizationKey and SetVariables BasicAuthPassword). Every CSMS process
+// AuthorizationKey and SetVariables BasicAuthPassword) and of the
+// certificates installed on stations (store.InstalledCertificates). Every CSMS process
 // of a cluster calls it before Start, since any of them may receive the
 // answers.
 func (s *Service) EnableSecurity(o SecurityOptions) {
@@ -77,6 +78,9 @@ func (s *Service) EnableSecurity(o SecurityOptions) {
 	}
 	s.OnAnswer("ChangeConfiguration", s.passwordAnswer)
 	s.OnAnswer("SetVariables", s.passwordAnswer)
+	s.OnAnswer("GetInstalledCertificateIds", s.installedAnswer) // certificates_installed.go
+	s.OnAnswer("InstallCertificate", s.installAnswer)
+	s.OnAnswer("DeleteCertificate", s.deleteAnswer)
 	s.OnAnswer("CertificateSigned", func(_ context.Context, c Command) {
 		var resp struct {
 			Status string `json:"status"`
