@@ -46,6 +46,7 @@ func simCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	firmware := fs.String("cp-version", sim.DefaultFirmwareVersion, "firmware version sent in BootNotification")
 	vendor := fs.String("cp-vendor", sim.DefaultVendor, "vendor sent in BootNotification (OCPP 1.6 allows 20 characters; longer is cut)")
 	version := fs.String("ocpp", "2.0.1", "OCPP version: 2.0.1, 1.6 or 2.1")
+	password := fs.String("password", "", "HTTP Basic password (security profiles 1 and 2; the user is --cp-id); the CSMS may change it (AuthorizationKey / BasicAuthPassword)")
 	var heartbeat, session, meterInterval time.Duration
 	secondsVar(fs, &heartbeat, "heartbeat", 0, "heartbeat interval in seconds or as a duration (30s); 0 uses the interval the CSMS returns")
 	idTag := fs.String("id-tag", sim.DefaultIDTag, "RFID tag the station authorizes for --session")
@@ -82,6 +83,7 @@ func simCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		Vendor:            *vendor,
 		Logger:            log,
 		HeartbeatInterval: heartbeat,
+		Password:          *password,
 	}, sim.ChargerOptions{
 		EVSEs:         *evses,
 		Connectors:    *connectors,
