@@ -32,7 +32,9 @@ func TestClientCAFileReload(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	pemOf := func(c *x509.Certificate) []byte { return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw}) }
+	pemOf := func(c *x509.Certificate) []byte {
+		return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
+	}
 	write(pemOf(caA))
 	cas, err := NewCAFile(path, time.Second, quiet())
 	if err != nil {
