@@ -17,13 +17,13 @@ import (
 // are mapped to HTTP statuses by the API and to OCPP CALLERROR codes by the
 // CSMS.
 const (
-	EINVALID      = "invalid"       // the caller sent something malformed
-	ENOTFOUND     = "not_found"     // the thing named does not exist
-	ECONFLICT     = "conflict"      // it exists already, or a version did not match
-	EUNAUTHORIZED = "unauthorized"  // credentials missing or wrong
-	EFORBIDDEN    = "forbidden"     // authenticated but not allowed
-	EUNAVAILABLE  = "unavailable"   // a dependency (store, bus) is down; try again
-	EINTERNAL     = "internal"      // a bug or an unexpected failure
+	EINVALID      = "invalid"      // the caller sent something malformed
+	ENOTFOUND     = "not_found"    // the thing named does not exist
+	ECONFLICT     = "conflict"     // it exists already, or a version did not match
+	EUNAUTHORIZED = "unauthorized" // credentials missing or wrong
+	EFORBIDDEN    = "forbidden"    // authenticated but not allowed
+	EUNAVAILABLE  = "unavailable"  // a dependency (store, bus) is down; try again
+	EINTERNAL     = "internal"     // a bug or an unexpected failure
 	ENOTIMPL      = "not_implemented"
 )
 

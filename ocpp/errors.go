@@ -6,18 +6,18 @@ type ErrorKind int
 
 // Error kinds, named after the OCPP 2.x codes.
 const (
-	ErrGeneric ErrorKind = iota
-	ErrFormat                  // payload syntactically incorrect (1.6 FormationViolation)
-	ErrRPCFramework            // not a valid RPC frame, e.g. unreadable message id
-	ErrMessageTypeNotSupported // unknown or, for the version, undefined message type
-	ErrProtocol                // payload not conform the PDU structure / incomplete
-	ErrPropertyConstraint      // a field holds a value its constraints forbid
-	ErrOccurrenceConstraint    // a required field is missing or one occurs too often
-	ErrTypeConstraint          // a field has the wrong JSON type
-	ErrNotImplemented          // the action is not known
-	ErrNotSupported            // the action is known but not supported
-	ErrSecurity                // not allowed in the current security state (e.g. not Accepted)
-	ErrInternal                // the receiver failed; the sender may retry
+	ErrGeneric                 ErrorKind = iota
+	ErrFormat                            // payload syntactically incorrect (1.6 FormationViolation)
+	ErrRPCFramework                      // not a valid RPC frame, e.g. unreadable message id
+	ErrMessageTypeNotSupported           // unknown or, for the version, undefined message type
+	ErrProtocol                          // payload not conform the PDU structure / incomplete
+	ErrPropertyConstraint                // a field holds a value its constraints forbid
+	ErrOccurrenceConstraint              // a required field is missing or one occurs too often
+	ErrTypeConstraint                    // a field has the wrong JSON type
+	ErrNotImplemented                    // the action is not known
+	ErrNotSupported                      // the action is known but not supported
+	ErrSecurity                          // not allowed in the current security state (e.g. not Accepted)
+	ErrInternal                          // the receiver failed; the sender may retry
 )
 
 // Codes per version. OCPP 1.6J §4.2.3 spells "FormationViolation" and
