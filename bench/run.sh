@@ -182,8 +182,10 @@ for s in $SCENARIOS; do
 	storm)
 		echo "bench: storm, $STORM_CPS stations"
 		start_server storm "$STORM_CPS"
+		cpu0=$(cpu_s "$SERVE_PID")
 		cmd "$BIN" load --url "$URL" --cps "$STORM_CPS" --scenario storm --duration 180s \
 			--progress off --log-level warn --json >"$OUT/storm.json" 2>"$OUT/storm.err" || true
+		note storm_server_cpu_s "$(awk -v a="$cpu0" -v b="$(cpu_s "$SERVE_PID")" 'BEGIN {printf "%.2f", b - a}')"
 		note storm_rss1_kb "$(rss_kb "$SERVE_PID")"
 		stop_server
 		;;

@@ -121,6 +121,7 @@ func summarize(dir string) (string, error) {
 	r.sessionsRow(&b)
 	r.fsyncRows(&b)
 	r.cpuRows(&b)
+	r.stormCPURow(&b)
 	r.registerRow(&b)
 	b.WriteString("\n")
 
@@ -287,6 +288,20 @@ func (r *results) cpuRows(b *strings.Builder) {
 		fmt.Fprintf(b, "| CPU per Heartbeat round trip (%s run; independent of other load on the machine) | server %.0f µs, load generator %.0f µs (boots included) → two dedicated cores would sustain ≈ %.0f round trips/s with the generator on them, ≈ %.0f/s for the server alone | projection |\n",
 			name, su, gu, 2e6/(su+gu), 2e6/su)
 	}
+}
+
+// stormCPURow reports the server CPU time one reconnection (handshake,
+// admission, lifecycle, BootNotification) costs in the storm run.
+func (r *results) stormCPURow(b *strings.Builder) {
+	srv, ok := r.num("storm_server_cpu_s")
+	rep := r.report("storm")
+	if !ok || rep == nil || rep.Connections.Made == 0 {
+		return
+	}
+	per := srv / float64(rep.Connections.Made) * 1e3
+	fmt.Fprintf(b, "| CPU per connection + Boot (storm run, %d connections) | server %.2f ms, load generator %.2f ms → two dedicated cores: ≈ %.0f reconnections/s (%d in ≈ %.1f s) if the work spread over both; the single SQLite writer may cap it lower | projection |\n",
+		rep.Connections.Made, per, rep.GeneratorCPUSeconds/float64(rep.Connections.Made)*1e3,
+		2e3/per, rep.Stations, float64(rep.Stations)/(2e3/per))
 }
 
 func (r *results) registerRow(b *strings.Builder) {
