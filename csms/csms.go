@@ -62,8 +62,13 @@ type Options struct {
 	// authorization list (for labs and test benches). Default: they are
 	// Invalid (1.6) / Unknown (2.x).
 	AcceptUnknownTokens bool
-	Logger              *slog.Logger
-	Now                 func() time.Time
+	// PolicyTTL is how long a station's registration status and lenient
+	// flag, read from the store, are reused for its messages other than
+	// BootNotification (which always reads them afresh). Default 2 s;
+	// negative disables the cache.
+	PolicyTTL time.Duration
+	Logger    *slog.Logger
+	Now       func() time.Time
 }
 
 // Service is the CSMS.
@@ -86,6 +91,7 @@ type Service struct {
 	observers map[string][]func(context.Context, Command) // by action; "" for all
 	vendors   map[string]DataTransferHandler              // by vendor id (HandleDataTransfer)
 	callObs   map[string][]CallObserver                   // by action; "" for all (see OnCall)
+	policies  policyCache
 }
 
 // New returns a Service; Start subscribes and starts the workers.
@@ -117,6 +123,9 @@ func New(opts Options) *Service {
 	if opts.PollInterval <= 0 {
 		opts.PollInterval = 250 * time.Millisecond
 	}
+	if opts.PolicyTTL == 0 {
+		opts.PolicyTTL = defaultPolicyTTL
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
@@ -124,6 +133,7 @@ func New(opts Options) *Service {
 		opts.Now = time.Now
 	}
 	s := &Service{opts: opts, log: opts.Logger, seed: maphash.MakeSeed()}
+	s.policies.ttl = opts.PolicyTTL
 	s.OnAnswer("SendLocalList", s.trackLocalList)
 	s.OnAnswer("GetLocalListVersion", s.trackLocalList)
 	return s

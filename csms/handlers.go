@@ -79,7 +79,7 @@ func (s *Service) dispatch(ctx context.Context, r *Request) (json.RawMessage, er
 	if !ok {
 		return nil, callErrorf(ocpp.ErrNotImplemented, "action %s is not implemented", r.Action)
 	}
-	pol, err := s.opts.Store.GetStationPolicy(ctx, r.ChargePointID)
+	pol, err := s.stationPolicy(ctx, r.ChargePointID, r.Action == "BootNotification")
 	switch {
 	case err == nil:
 	case ocppd.ErrorCode(err) == ocppd.ENOTFOUND:

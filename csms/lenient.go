@@ -25,7 +25,7 @@ func (s *Service) decodeOptions(cp string, pol store.StationPolicy) ocpp.DecodeO
 
 // stationDecodeOptions looks the station's policy up for decodeOptions.
 func (s *Service) stationDecodeOptions(ctx context.Context, cp string) ocpp.DecodeOptions {
-	pol, err := s.opts.Store.GetStationPolicy(ctx, cp)
+	pol, err := s.stationPolicy(ctx, cp, false)
 	if err != nil {
 		return ocpp.DecodeOptions{}
 	}

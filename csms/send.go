@@ -19,7 +19,7 @@ import (
 // payload that does not validate, a store failure — is logged and
 // dropped; the station does not retry it either.
 func (s *Service) send(ctx context.Context, log *slog.Logger, cp string, v ocpp.Version, f ocpp.Frame) {
-	pol, err := s.opts.Store.GetStationPolicy(ctx, cp)
+	pol, err := s.stationPolicy(ctx, cp, false)
 	if err != nil {
 		if ocppd.ErrorCode(err) != ocppd.ENOTFOUND {
 			log.Error("SEND dropped: reading the station failed", "action", f.Action, "err", err)

@@ -69,9 +69,17 @@ func TestBootStates(t *testing.T) {
 			st := e.station("PEND", v)
 			st.call("StatusNotification", status, nil)
 			st.callError("Heartbeat", m{}, "SecurityError")
-			// Once accepted, everything goes.
+			// Once accepted — which the station learns at its next
+			// BootNotification (B02.FR.01) — everything goes.
 			if err := e.db.SetRegistration(context.Background(), "PEND", ocppd.RegistrationAccepted); err != nil {
 				t.Fatal(err)
+			}
+			var resp struct {
+				Status string `json:"status"`
+			}
+			st.call("BootNotification", boot, &resp)
+			if resp.Status != "Accepted" {
+				t.Fatalf("boot after acceptance = %q", resp.Status)
 			}
 			st.call("Heartbeat", m{}, nil)
 		})
