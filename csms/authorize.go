@@ -142,8 +142,8 @@ func (s *Service) authorize2x(ctx context.Context, r *Request) (any, error) {
 
 // trackLocalList keeps the station's local list version in step with
 // what it confirmed: an accepted SendLocalList (1.6 listVersion, 2.x
-// versionNumber) and every GetLocalListVersion answer. A ClearCache needs
-// no record: the cache is the station's.
+// versionNumber) and every GetLocalListVersion answer. ClearCache answers
+// are kept by clearCacheAnswer (authcache.go).
 func (s *Service) trackLocalList(ctx context.Context, c Command) {
 	if c.State != store.CommandAnswered {
 		return

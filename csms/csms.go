@@ -136,6 +136,7 @@ func New(opts Options) *Service {
 	s.policies.ttl = opts.PolicyTTL
 	s.OnAnswer("SendLocalList", s.trackLocalList)
 	s.OnAnswer("GetLocalListVersion", s.trackLocalList)
+	s.trackAuthCache() // authcache.go
 	return s
 }
 

@@ -25,6 +25,7 @@ type Store interface {
 	Commands     // CSMS→station commands (store/commands.go)
 	Transactions // charging sessions and meter values (store/transactions.go)
 	IDTokens     // authorization list, local list versions (store/authorization.go)
+	AuthCaches   // what is known of each station's authorization cache (store/authcache.go)
 	StationData  // lenient flag, notification log, device model (store/stationdata.go)
 	Tokens
 	Rules    // rules engine definitions and tables (store/rules.go)

@@ -82,6 +82,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Transactions", testTransactions}, {"MeterSamples", testMeterSamples}, {"IDTokens", testIDTokens}, {"StationData", testStationData},
 		{"MeterSamplesIdempotent", testMeterSamplesIdempotent},   // metersamples.go
 		{"NotificationsIdempotent", testNotificationsIdempotent}, // redelivery.go
+		{"AuthCaches", testAuthCaches},                           // authcache.go
 		{"CloseIdempotent", testCloseIdempotent},
 	}
 	for _, tc := range tests {
