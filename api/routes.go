@@ -35,6 +35,7 @@ func (s *Server) registerRoutes() {
 	s.handle(http.MethodGet, "/commands/{id}", s.getCommand)
 
 	s.handle(http.MethodGet, "/transactions", s.listTransactions)
+	s.handle(http.MethodGet, "/reservations", s.listReservations) // reservations.go
 
 	s.handle(http.MethodGet, "/idtokens", s.listIDTokens)
 	s.handle(http.MethodGet, "/idtokens/{token}", s.getIDToken)

@@ -76,6 +76,7 @@ func (s *Service) SendWith(ctx context.Context, cpID, action string, payload any
 		return Command{}, fmt.Errorf("send %s to %s: %w", action, cpID, err)
 	}
 	s.metrics.commandsIssued.Add(1)
+	s.commandIssued(ctx, c) // reservations.go
 	// Read the station's state after storing the command: a connection
 	// recorded since is either seen here or flushes the queue after this
 	// command was stored (see flushQueued); MarkCommandSent decides who

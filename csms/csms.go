@@ -136,7 +136,9 @@ func New(opts Options) *Service {
 	s.policies.ttl = opts.PolicyTTL
 	s.OnAnswer("SendLocalList", s.trackLocalList)
 	s.OnAnswer("GetLocalListVersion", s.trackLocalList)
-	s.trackAuthCache() // authcache.go
+	s.trackAuthCache()                           // authcache.go
+	s.OnAnswer("ReserveNow", s.reserveNowAnswer) // reservations.go
+	s.OnAnswer("CancelReservation", s.cancelReservationAnswer)
 	return s
 }
 

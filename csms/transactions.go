@@ -202,6 +202,10 @@ func (s *Service) startTransaction16(ctx context.Context, r *Request) (any, erro
 	if err != nil {
 		return nil, err
 	}
+	// H01: the reservation the transaction started with is used.
+	if err := s.reservationUsed(ctx, r.ChargePointID, p.ReservationID, r.Received); err != nil {
+		return nil, err
+	}
 	id, err := strconv.Atoi(tx.TransactionID)
 	if err != nil {
 		return nil, fmt.Errorf("transaction id %q is not a 1.6 integer: %w", tx.TransactionID, err)
@@ -443,6 +447,10 @@ func (s *Service) transactionEvent(ctx context.Context, r *Request) (any, error)
 		},
 	})
 	if err != nil {
+		return nil, err
+	}
+	// H01: the reservation the transaction started with is used.
+	if err := s.reservationUsed(ctx, r.ChargePointID, ev.resvID, r.Received); err != nil {
 		return nil, err
 	}
 	// E01.FR.xx / C03: an idToken in the event is authorized and the

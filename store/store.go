@@ -26,6 +26,7 @@ type Store interface {
 	Transactions // charging sessions and meter values (store/transactions.go)
 	IDTokens     // authorization list, local list versions (store/authorization.go)
 	AuthCaches   // what is known of each station's authorization cache (store/authcache.go)
+	Reservations // reservations made with ReserveNow and what became of them (store/reservations.go)
 	StationData  // lenient flag, notification log, device model (store/stationdata.go)
 	Tokens
 	Rules    // rules engine definitions and tables (store/rules.go)

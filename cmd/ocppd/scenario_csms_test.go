@@ -7,6 +7,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -111,6 +112,111 @@ func TestScenarioAuthorizationInStep(t *testing.T) {
 			if a.Cache.LastClearStatus != "Rejected" || !a.Cache.ClearedAt.Equal(cleared) || a.Cache.LastClearAt.Before(cleared) ||
 				a.Cache.Enabled == nil || *a.Cache.Enabled {
 				t.Fatalf("after the refused clear: %+v", a)
+			}
+		})
+	}
+}
+
+type reservationsView struct {
+	Items []struct {
+		ReservationID int    `json:"reservationId"`
+		Status        string `json:"status"`
+		IDToken       string `json:"idToken"`
+	} `json:"items"`
+}
+
+// reservationStatus reads one reservation's status through the API.
+func reservationStatus(t *testing.T, srv *server, tok, id string, resID int) string {
+	t.Helper()
+	var l reservationsView
+	apiJSON(t, srv, tok, "/api/v1/reservations?cp="+id, &l)
+	for _, r := range l.Items {
+		if r.ReservationID == resID {
+			return r.Status
+		}
+	}
+	return "absent"
+}
+
+// TestScenarioReservations: the operator reserves a connector for a tag;
+// the station accepts, and a session started with that tag uses the
+// reservation; another is cancelled; a 2.0.1 station reports one
+// expired; one past its expiry reads as Expired.
+func TestScenarioReservations(t *testing.T) {
+	var ids []string
+	for _, v := range keptVersions {
+		ids = append(ids, stationID(v, "reserve"))
+	}
+	cfg := testConfig(t)
+	srv := startServer(t, cfg, ids...)
+	tok := scenarioToken(t, cfg)
+	acceptTag(t, srv, "TAG-RES")
+	for _, v := range keptVersions {
+		t.Run(string(v), func(t *testing.T) {
+			id := stationID(v, "reserve")
+			ch := runningCharger(t, srv, id, v, sim.ChargerOptions{})
+			ctx := ctxT(t)
+			reserve := func(resID int, expiry time.Time) map[string]any {
+				exp := expiry.UTC().Format(time.RFC3339)
+				if v == ocpp.V16 {
+					return command(t, srv, id, "ReserveNow", fmt.Sprintf(`{"connectorId":1,"expiryDate":%q,"idTag":"TAG-RES","reservationId":%d}`, exp, resID))
+				}
+				return command(t, srv, id, "ReserveNow", fmt.Sprintf(`{"id":%d,"evseId":1,"expiryDateTime":%q,"idToken":{"idToken":"TAG-RES","type":"ISO14443"}}`, resID, exp))
+			}
+			hour := time.Now().Add(time.Hour)
+
+			if r := reserve(1, hour); r["status"] != "Accepted" {
+				t.Fatalf("ReserveNow %v", r)
+			}
+			if got := reservationStatus(t, srv, tok, id, 1); got != "Accepted" {
+				t.Fatalf("after ReserveNow: %s", got)
+			}
+			// The reserved tag starts a session there: the station names the
+			// reservation, which is used.
+			if _, err := ch.Start(ctx, 1, 1, "TAG-RES"); err != nil {
+				t.Fatal(err)
+			}
+			eventually(t, "the reservation used", func() bool { return reservationStatus(t, srv, tok, id, 1) == "Used" })
+			if txs := transactions(t, srv, id); len(txs) != 1 || txs[0].ReservationID == nil || *txs[0].ReservationID != 1 {
+				t.Fatalf("transactions %+v", txs)
+			}
+			if err := ch.Stop(ctx, 1, 1, "Local"); err != nil {
+				t.Fatal(err)
+			}
+
+			if r := reserve(2, hour); r["status"] != "Accepted" {
+				t.Fatalf("ReserveNow %v", r)
+			}
+			if r := command(t, srv, id, "CancelReservation", `{"reservationId":2}`); r["status"] != "Accepted" {
+				t.Fatalf("CancelReservation %v", r)
+			}
+			if got := reservationStatus(t, srv, tok, id, 2); got != "Cancelled" {
+				t.Fatalf("after CancelReservation: %s", got)
+			}
+			// Cancelling again: the station has none; nothing changes.
+			if r := command(t, srv, id, "CancelReservation", `{"reservationId":2}`); r["status"] != "Rejected" {
+				t.Fatalf("CancelReservation again %v", r)
+			}
+
+			if v == ocpp.V201 {
+				if r := reserve(3, hour); r["status"] != "Accepted" {
+					t.Fatalf("ReserveNow %v", r)
+				}
+				if _, err := ch.Call(ctx, "ReservationStatusUpdate", map[string]any{"reservationId": 3, "reservationUpdateStatus": "Removed"}); err != nil {
+					t.Fatal(err)
+				}
+				if got := reservationStatus(t, srv, tok, id, 3); got != "Removed" {
+					t.Fatalf("after ReservationStatusUpdate: %s", got)
+				}
+				_ = command(t, srv, id, "CancelReservation", `{"reservationId":3}`) // the simulator still holds it
+			}
+			if r := reserve(4, time.Now().Add(-time.Minute)); r["status"] != "Accepted" {
+				t.Fatalf("ReserveNow %v", r)
+			}
+			var l reservationsView
+			apiJSON(t, srv, tok, "/api/v1/reservations?status=Expired&cp="+id, &l)
+			if len(l.Items) != 1 || l.Items[0].ReservationID != 4 || l.Items[0].IDToken != "TAG-RES" {
+				t.Fatalf("expired %+v", l)
 			}
 		})
 	}

@@ -83,6 +83,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"MeterSamplesIdempotent", testMeterSamplesIdempotent},   // metersamples.go
 		{"NotificationsIdempotent", testNotificationsIdempotent}, // redelivery.go
 		{"AuthCaches", testAuthCaches},                           // authcache.go
+		{"Reservations", testReservations},                       // reservations.go
 		{"CloseIdempotent", testCloseIdempotent},
 	}
 	for _, tc := range tests {
