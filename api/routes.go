@@ -26,7 +26,8 @@ func (s *Server) registerRoutes() {
 	s.handle(http.MethodGet, "/chargepoints/{cp}/security", s.getSecurity)
 	s.handle(http.MethodPatch, "/chargepoints/{cp}/security", s.patchSecurity)
 	s.handle(http.MethodGet, "/chargepoints/{cp}/certificates", s.getCertificates)
-	s.handle(http.MethodGet, "/chargepoints/{cp}/authorization", s.getAuthorization) // authorization.go
+	s.handle(http.MethodGet, "/chargepoints/{cp}/authorization", s.getAuthorization)       // authorization.go
+	s.handle(http.MethodGet, "/chargepoints/{cp}/chargingprofiles", s.getChargingProfiles) // chargingprofiles.go
 	s.handle(http.MethodGet, "/chargepoints/{cp}/transactions/{tx}", s.getTransaction)
 	s.handle(http.MethodGet, "/chargepoints/{cp}/metervalues", s.getMeterValues)
 	s.handle(http.MethodPost, "/chargepoints/{cp}/commands", s.createCommand)

@@ -16,8 +16,15 @@ import (
 // the outcome (observers have run when Wait returns).
 func answerNext(t *testing.T, e *env, st *station, cp string, req any, resp string) Command {
 	t.Helper()
+	return answerAction(t, e, st, cp, "", req, resp)
+}
+
+// answerAction is answerNext for an action named explicitly (a JSON
+// request).
+func answerAction(t *testing.T, e *env, st *station, cp, action string, req any, resp string) Command {
+	t.Helper()
 	ctx := context.Background()
-	c, err := e.svc.Send(ctx, cp, "", req)
+	c, err := e.svc.Send(ctx, cp, action, req)
 	if err != nil {
 		t.Fatal(err)
 	}

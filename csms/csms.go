@@ -139,6 +139,8 @@ func New(opts Options) *Service {
 	s.trackAuthCache()                           // authcache.go
 	s.OnAnswer("ReserveNow", s.reserveNowAnswer) // reservations.go
 	s.OnAnswer("CancelReservation", s.cancelReservationAnswer)
+	s.OnAnswer("SetChargingProfile", s.setChargingProfileAnswer) // chargingprofiles.go
+	s.OnAnswer("ClearChargingProfile", s.clearChargingProfileAnswer)
 	return s
 }
 

@@ -21,11 +21,11 @@ var logged = map[ocpp.Version][]string{
 	ocpp.V16: {"FirmwareStatusNotification", "DiagnosticsStatusNotification", "LogStatusNotification",
 		"SignedFirmwareStatusNotification"},
 	ocpp.V201: {"FirmwareStatusNotification", "LogStatusNotification", "NotifyEvent", "NotifyEVChargingNeeds",
-		"NotifyEVChargingSchedule", "ReportChargingProfiles", "NotifyChargingLimit",
+		"NotifyEVChargingSchedule", "NotifyChargingLimit",
 		"ClearedChargingLimit", "NotifyCustomerInformation", "NotifyMonitoringReport", "NotifyDisplayMessages",
 		"PublishFirmwareStatusNotification"},
 	ocpp.V21: {"FirmwareStatusNotification", "LogStatusNotification", "NotifyEvent", "NotifyEVChargingNeeds",
-		"NotifyEVChargingSchedule", "ReportChargingProfiles", "NotifyChargingLimit",
+		"NotifyEVChargingSchedule", "NotifyChargingLimit",
 		"ClearedChargingLimit", "NotifyCustomerInformation", "NotifyMonitoringReport", "NotifyDisplayMessages",
 		"PublishFirmwareStatusNotification", "BatterySwap", "NotifyDERAlarm", "NotifyDERStartStop",
 		"NotifyPriorityCharging", "NotifySettlement", "ReportDERControl",
@@ -42,6 +42,7 @@ func init() {
 	handle("SecurityEventNotification", (*Service).securityEvent, allVersions...)
 	handle("NotifyReport", (*Service).notifyReport, v2x...)
 	handle("ReservationStatusUpdate", (*Service).reservationStatusUpdate, v2x...) // reservations.go
+	handle("ReportChargingProfiles", (*Service).reportChargingProfiles, v2x...)   // chargingprofiles.go
 }
 
 // peek is what the event log keeps of a notification besides its

@@ -21,7 +21,7 @@ import (
 //   - an accepted CancelReservation makes it Cancelled;
 //   - a 2.x ReservationStatusUpdate sets Expired or Removed (H02/H04);
 //   - a transaction started with its reservationId (1.6 StartTransaction,
-//     2.x TransactionEvent) makes it Used (H01.FR.xx: the reservation ends
+//     2.x TransactionEvent) makes it Used (H01: the reservation ends
 //     when the reserved EVSE is used).
 //
 // Later states replace only an open reservation (requested, Accepted,

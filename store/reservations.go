@@ -59,7 +59,7 @@ type ReservationFilter struct {
 
 // Reservations keeps the reservations of every station, one per
 // (station, reservation id): a ReserveNow with the id of an existing
-// reservation replaces it (1.6 §5.13, 2.0.1 H01.FR.02).
+// reservation replaces it (1.6 §5.13, 2.0.1 H01).
 type Reservations interface {
 	// PutReservation stores r, replacing the station's reservation with
 	// the same id unless that one was requested later (RequestedAt), so a

@@ -22,12 +22,13 @@ type Store interface {
 	ChargePoints
 	Shadows
 	Statuses
-	Commands     // CSMS→station commands (store/commands.go)
-	Transactions // charging sessions and meter values (store/transactions.go)
-	IDTokens     // authorization list, local list versions (store/authorization.go)
-	AuthCaches   // what is known of each station's authorization cache (store/authcache.go)
-	Reservations // reservations made with ReserveNow and what became of them (store/reservations.go)
-	StationData  // lenient flag, notification log, device model (store/stationdata.go)
+	Commands         // CSMS→station commands (store/commands.go)
+	Transactions     // charging sessions and meter values (store/transactions.go)
+	IDTokens         // authorization list, local list versions (store/authorization.go)
+	AuthCaches       // what is known of each station's authorization cache (store/authcache.go)
+	Reservations     // reservations made with ReserveNow and what became of them (store/reservations.go)
+	ChargingProfiles // charging profiles installed on stations (store/chargingprofiles.go)
+	StationData      // lenient flag, notification log, device model (store/stationdata.go)
 	Tokens
 	Rules    // rules engine definitions and tables (store/rules.go)
 	Security // station credentials, issued certificates, security events (store/credentials.go)

@@ -221,3 +221,109 @@ func TestScenarioReservations(t *testing.T) {
 		})
 	}
 }
+
+// TestScenarioChargingProfiles: the operator sets charging profiles; the
+// station keeps the ones it accepts (a TxProfile without a transaction is
+// rejected), a ClearChargingProfile removes them on both sides, and a
+// 2.0.1 station's ReportChargingProfiles is kept too.
+func TestScenarioChargingProfiles(t *testing.T) {
+	var ids []string
+	for _, v := range keptVersions {
+		ids = append(ids, stationID(v, "profiles"))
+	}
+	cfg := testConfig(t)
+	srv := startServer(t, cfg, ids...)
+	tok := scenarioToken(t, cfg)
+	for _, v := range keptVersions {
+		t.Run(string(v), func(t *testing.T) {
+			id := stationID(v, "profiles")
+			ch := runningCharger(t, srv, id, v, sim.ChargerOptions{})
+			set := func(evse, profileID, level int, purpose string) map[string]any {
+				if v == ocpp.V16 {
+					return command(t, srv, id, "SetChargingProfile", fmt.Sprintf(`{"connectorId":%d,"csChargingProfiles":{"chargingProfileId":%d,"stackLevel":%d,
+						"chargingProfilePurpose":%q,"chargingProfileKind":"Absolute","chargingSchedule":{"chargingRateUnit":"W",
+						"chargingSchedulePeriod":[{"startPeriod":0,"limit":7400}]}}}`, evse, profileID, level, purpose))
+				}
+				return command(t, srv, id, "SetChargingProfile", fmt.Sprintf(`{"evseId":%d,"chargingProfile":{"id":%d,"stackLevel":%d,
+					"chargingProfilePurpose":%q,"chargingProfileKind":"Absolute","chargingSchedule":[{"id":1,"chargingRateUnit":"W",
+					"chargingSchedulePeriod":[{"startPeriod":0,"limit":7400}]}]}}`, evse, profileID, level, purpose))
+			}
+			profiles := func() (out []string) {
+				var l struct {
+					Items []struct {
+						EVSE       int    `json:"evseId"`
+						ID         int    `json:"id"`
+						StackLevel int    `json:"stackLevel"`
+						Purpose    string `json:"chargingProfilePurpose"`
+						Source     string `json:"source"`
+					} `json:"items"`
+				}
+				apiJSON(t, srv, tok, "/api/v1/chargepoints/"+id+"/chargingprofiles", &l)
+				for _, p := range l.Items {
+					out = append(out, fmt.Sprintf("%d@%d/%s/%d/%s", p.ID, p.EVSE, p.Purpose, p.StackLevel, p.Source))
+				}
+				return out
+			}
+			maxPurpose := "ChargePointMaxProfile"
+			if v != ocpp.V16 {
+				maxPurpose = "ChargingStationMaxProfile"
+			}
+			for _, p := range []struct {
+				evse, id, level int
+				purpose, want   string
+			}{
+				{0, 1, 0, maxPurpose, "Accepted"},
+				{1, 2, 0, "TxDefaultProfile", "Accepted"},
+				{1, 3, 1, "TxDefaultProfile", "Accepted"},
+				{1, 4, 0, "TxProfile", "Rejected"}, // no transaction on it
+			} {
+				if r := set(p.evse, p.id, p.level, p.purpose); r["status"] != p.want {
+					t.Fatalf("SetChargingProfile %d: %v, want %s", p.id, r, p.want)
+				}
+			}
+			want := fmt.Sprintf("[1@0/%s/0/CSO 2@1/TxDefaultProfile/0/CSO 3@1/TxDefaultProfile/1/CSO]", maxPurpose)
+			if got := fmt.Sprint(profiles()); got != want {
+				t.Fatalf("profiles %s, want %s", got, want)
+			}
+			// The same purpose and stack level on the EVSE replaces profile 2.
+			if r := set(1, 5, 0, "TxDefaultProfile"); r["status"] != "Accepted" {
+				t.Fatalf("SetChargingProfile 5: %v", r)
+			}
+			// Clear the EVSE's TxDefaultProfiles.
+			clear := `{"chargingProfileCriteria":{"evseId":1,"chargingProfilePurpose":"TxDefaultProfile"}}`
+			if v == ocpp.V16 {
+				clear = `{"connectorId":1,"chargingProfilePurpose":"TxDefaultProfile"}`
+			}
+			if r := command(t, srv, id, "ClearChargingProfile", clear); r["status"] != "Accepted" {
+				t.Fatalf("ClearChargingProfile %v", r)
+			}
+			want = fmt.Sprintf("[1@0/%s/0/CSO]", maxPurpose)
+			if got := fmt.Sprint(profiles()); got != want {
+				t.Fatalf("after the clear %s, want %s", got, want)
+			}
+			if v == ocpp.V201 {
+				if _, err := ch.Call(ctxT(t), "ReportChargingProfiles", map[string]any{"requestId": 1, "chargingLimitSource": "EMS", "evseId": 1,
+					"chargingProfile": []any{map[string]any{"id": 40, "stackLevel": 3, "chargingProfilePurpose": "TxDefaultProfile",
+						"chargingProfileKind": "Absolute", "chargingSchedule": []any{map[string]any{"id": 1, "chargingRateUnit": "A",
+							"chargingSchedulePeriod": []any{map[string]any{"startPeriod": 0, "limit": 16}}}}}}}); err != nil {
+					t.Fatal(err)
+				}
+				want = fmt.Sprintf("[1@0/%s/0/CSO 40@1/TxDefaultProfile/3/EMS]", maxPurpose)
+				if got := fmt.Sprint(profiles()); got != want {
+					t.Fatalf("after ReportChargingProfiles %s, want %s", got, want)
+				}
+			}
+			// Clear by id.
+			clear = `{"chargingProfileId":1}`
+			if v == ocpp.V16 {
+				clear = `{"id":1}`
+			}
+			if r := command(t, srv, id, "ClearChargingProfile", clear); r["status"] != "Accepted" {
+				t.Fatalf("ClearChargingProfile by id %v", r)
+			}
+			if got := profiles(); len(got) != 0 && !(v == ocpp.V201 && len(got) == 1) {
+				t.Fatalf("after clearing by id %v", got)
+			}
+		})
+	}
+}

@@ -84,6 +84,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"NotificationsIdempotent", testNotificationsIdempotent}, // redelivery.go
 		{"AuthCaches", testAuthCaches},                           // authcache.go
 		{"Reservations", testReservations},                       // reservations.go
+		{"ChargingProfiles", testChargingProfiles},               // chargingprofiles.go
 		{"CloseIdempotent", testCloseIdempotent},
 	}
 	for _, tc := range tests {
