@@ -101,7 +101,9 @@ func (db *DB) GetCommand(ctx context.Context, id string) (store.Command, error) 
 	return c, translate("get command", err)
 }
 
-func (db *DB) queryCommands(ctx context.Context, q *sql.DB, op, query string, args ...any) ([]store.Command, error) {
+func (db *DB) queryCommands(ctx context.Context, q interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, op, query string, args ...any) ([]store.Command, error) {
 	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, translate(op, err)

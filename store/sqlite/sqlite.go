@@ -75,8 +75,8 @@ type DB struct {
 	log         *slog.Logger
 	busyTimeout time.Duration // tests shorten it
 
-	w *sql.DB // the one writer connection
-	r *sql.DB // read-only pool
+	w *sql.DB   // the one writer connection
+	r *readPool // read-only pool, with prepared statements
 
 	commit committer
 
@@ -163,7 +163,7 @@ func (db *DB) Open(ctx context.Context) error {
 		w.Close()
 		return translate("open "+db.opts.Path, err)
 	}
-	db.w, db.r = w, r
+	db.w, db.r = w, newReadPool(r)
 	db.commit.start(db)
 	db.log.Debug("opened", "path", db.opts.Path)
 	return nil

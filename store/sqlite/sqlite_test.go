@@ -168,9 +168,9 @@ func TestPragmas(t *testing.T) {
 		{db.w, "foreign_keys", "1"},
 		{db.w, "synchronous", "2"}, // FULL
 		{db.w, "busy_timeout", "5000"},
-		{db.r, "foreign_keys", "1"},
-		{db.r, "query_only", "1"},
-		{db.r, "busy_timeout", "5000"},
+		{db.r.DB, "foreign_keys", "1"},
+		{db.r.DB, "query_only", "1"},
+		{db.r.DB, "busy_timeout", "5000"},
 	} {
 		var got string
 		if err := c.conn.QueryRowContext(ctx, "PRAGMA "+c.name).Scan(&got); err != nil {
