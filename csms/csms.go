@@ -41,10 +41,12 @@ type Options struct {
 	// stations: when to boot again. Default 60 s.
 	RetryInterval time.Duration
 	// Workers is the number of worker goroutines; a station's messages
-	// always go to the same one. Default 64.
+	// always go to the same one. Default 512: each worker waits for its
+	// message's group commit, so the workers bound how many writes share one
+	// commit (with 64 the Heartbeat throughput was less than half).
 	Workers int
 	// QueueSize bounds each worker's queue; a full queue makes the bus
-	// handler wait (back-pressure to the publisher). Default 256.
+	// handler wait (back-pressure to the publisher). Default 32.
 	QueueSize int
 	// CommandTimeout is how long a station has to answer a command once
 	// it is sent. Default 60 s.
@@ -106,10 +108,10 @@ func New(opts Options) *Service {
 		opts.RetryInterval = 60 * time.Second
 	}
 	if opts.Workers <= 0 {
-		opts.Workers = 64
+		opts.Workers = 512
 	}
 	if opts.QueueSize <= 0 {
-		opts.QueueSize = 256
+		opts.QueueSize = 32
 	}
 	if opts.CommandTimeout <= 0 {
 		opts.CommandTimeout = 60 * time.Second
