@@ -91,7 +91,7 @@ func (f *sessionFleet) run(ctx context.Context, sc sessionScript, o *sessionOutc
 			if o.lazy && o.connects > 0 {
 				return errStayAway
 			}
-			if err := connectCharger(ctx, ch); err != nil {
+			if err := connectAndBoot(ctx, ch); err != nil {
 				return err
 			}
 			o.connects++
@@ -153,40 +153,6 @@ func stayedAway(err error) error {
 		return nil
 	}
 	return err
-}
-
-// connectCharger connects and boots (Charger.Boot replays the queue),
-// retrying with a backoff while the cluster moves the station.
-func connectCharger(ctx context.Context, ch *sim.Charger) error {
-	delay := 50 * time.Millisecond
-	deadline := time.Now().Add(waitFor)
-	var last error
-	for time.Now().Before(deadline) {
-		if !ch.Connected() {
-			last = ch.Connect(ctx)
-		}
-		if ch.Connected() {
-			var res sim.BootResult
-			res, last = ch.Boot(ctx)
-			if last == nil && res.Status == sim.StatusAccepted {
-				return nil
-			}
-			if last == nil {
-				last = fmt.Errorf("boot answered %s", res.Status)
-			}
-		}
-		var ce *sim.CloseError
-		if errors.As(last, &ce) && ce.Permanent() {
-			return last
-		}
-		select {
-		case <-time.After(delay):
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		delay = min(2*delay, time.Second)
-	}
-	return fmt.Errorf("could not connect and boot within %v: %w", waitFor, last)
 }
 
 // sessionCounts are the totals of a run, for the log.

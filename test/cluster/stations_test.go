@@ -110,9 +110,17 @@ func (f *fleet) run(ctx context.Context, sc script, o *outcome, lazy bool) error
 	return nil
 }
 
+// booter is a simulated station that can connect and boot: a sim.Station,
+// or a sim.Charger (whose Boot also replays its offline queue).
+type booter interface {
+	Connected() bool
+	Connect(ctx context.Context) error
+	Boot(ctx context.Context) (sim.BootResult, error)
+}
+
 // connectAndBoot connects and boots, retrying with a backoff while the
 // cluster moves the station (a gateway died, HAProxy has not noticed yet).
-func connectAndBoot(ctx context.Context, st *sim.Station) error {
+func connectAndBoot(ctx context.Context, st booter) error {
 	delay := 50 * time.Millisecond
 	deadline := time.Now().Add(waitFor)
 	var last error
