@@ -26,16 +26,26 @@ func TestGeneratedUpToDate(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := emit(m, tc.pkg)
+		files, err := emit(m, tc.pkg, "messages_gen.go")
 		if err != nil {
 			t.Fatal(err)
 		}
-		want, err := os.ReadFile(filepath.Join("..", "..", "ocpp", tc.pkg, "messages_gen.go"))
-		if err != nil {
-			t.Fatal(err)
+		dir := filepath.Join("..", "..", "ocpp", tc.pkg)
+		for _, f := range files {
+			want, err := os.ReadFile(filepath.Join(dir, f.name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(f.src, want) {
+				t.Errorf("ocpp/%s/%s is stale: run go generate ./ocpp/...", tc.pkg, f.name)
+			}
+			if len(f.src) > 2*maxPartBytes {
+				t.Errorf("ocpp/%s/%s is %d bytes; parts should stay near %d", tc.pkg, f.name, len(f.src), maxPartBytes)
+			}
 		}
-		if !bytes.Equal(got, want) {
-			t.Errorf("ocpp/%s/messages_gen.go is stale: run go generate ./ocpp/...", tc.pkg)
+		parts, _ := filepath.Glob(filepath.Join(dir, partGlob("messages_gen.go")))
+		if len(parts) != len(files)-1 {
+			t.Errorf("ocpp/%s has %d generated parts, the generator makes %d: run go generate ./ocpp/...", tc.pkg, len(parts)+1, len(files))
 		}
 	}
 }
