@@ -58,9 +58,13 @@ FUZZTIME ?= 10s
 fuzz:
 	@set -e; for pkg in $$($(GO) list ./...); do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
-	    echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg >/dev/null; \
+	    echo "fuzz $$pkg $$f"; \
+	    if ! $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg > .fuzz.log 2>&1; then \
+	      cat .fuzz.log; rm -f .fuzz.log; \
+	      echo "fuzz $$f found a failing input; it is saved under testdata/fuzz/$$f in $$pkg's folder: commit it with the fix"; exit 1; \
+	    fi; \
 	  done; \
-	done
+	done; rm -f .fuzz.log
 
 # The benchmark suite: `ocppd load` scenarios against a fresh `ocppd serve`
 # and the hot-path Go benchmarks; writes docs/performance.md (see

@@ -129,6 +129,12 @@ func (n literal) String() string {
 	case kInt:
 		return strconv.FormatInt(n.v.i, 10)
 	case kFloat:
+		if n.v.f == 0 {
+			// Negative zero would print as "-0" and read back as the
+			// integer 0; both zeros print as a float that reads back as
+			// itself (found by FuzzParse).
+			return "0.0"
+		}
 		return strconv.FormatFloat(n.v.f, 'g', -1, 64)
 	case kString:
 		return "'" + strings.ReplaceAll(n.v.s, "'", "''") + "'"
